@@ -1,0 +1,78 @@
+// What runs inside every child: a process started by ProcessChild or a
+// worker thread started by ThreadChild. It learns who it is from its first
+// message (a process) or from workerData (a thread), loads the target the
+// way the parent chose (by source, main-module export or task()), runs it,
+// and exits with Python's exit codes: 0, 1 after an uncaught error, or
+// whatever the target passed to process.exit().
+import process from "node:process";
+import { isMainThread, workerData } from "node:worker_threads";
+import { CHILD_FLAG } from "../runtime/children.ts";
+import { state } from "../state.ts";
+import { type FunctionRef, loadFunction } from "../transport/functions.ts";
+import { decodeValue } from "../transport/values.ts";
+import type { StartMethod } from "../runtime/types.ts";
+import { startWatchdog } from "./watchdog.ts";
+
+/** The first message a Process child receives. */
+export interface ProcessInit {
+  readonly kind: "process";
+  readonly name: string;
+  readonly identity: number[];
+  readonly daemon: boolean;
+  readonly method: StartMethod;
+  readonly parent: { readonly name: string; readonly pid: number };
+  readonly mainUrl: string | undefined;
+  readonly fn: FunctionRef | null;
+  readonly args: unknown;
+}
+
+/** Formats an error like Python's traceback: the stack, then each cause. */
+export function formatError(error: unknown): string {
+  if (!(error instanceof Error)) return `Uncaught ${String(error)}`;
+  let text = error.stack ?? `${error.name}: ${error.message}`;
+  const props = Object.keys(error).filter((k) => k !== "cause");
+  if (props.length) text += `\n  with ${props.map((k) => `${k}: ${String((error as never)[k])}`).join(", ")}`;
+  if (error.cause !== undefined) text += `\n\nThe above error was caused by:\n${formatError(error.cause)}`;
+  return text;
+}
+
+async function runProcessTarget(init: ProcessInit): Promise<never> {
+  const s = state();
+  s.isChild = true;
+  s.childMethod = init.method;
+  s.self = { name: init.name, identity: init.identity, daemon: init.daemon };
+  s.parent = init.parent;
+  s.mainUrl = init.mainUrl;
+  try {
+    if (init.fn) {
+      const fn = await loadFunction(init.fn);
+      const args = decodeValue(init.args) as unknown[];
+      await fn(...args);
+    }
+  } catch (error) {
+    console.error(`Process ${init.name}:\n${formatError(error)}`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
+
+function isInit(value: unknown): value is ProcessInit {
+  return typeof value === "object" && value !== null && (value as ProcessInit).kind === "process";
+}
+
+async function asProcess(): Promise<void> {
+  // The parent may already be gone; and if it goes later while the main
+  // thread is idle, the closing IPC channel says so at once.
+  process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+  if (!process.connected) process.kill(process.pid, "SIGKILL");
+  const first = new Promise<unknown>((resolve) => process.once("message", resolve));
+  const [init] = await Promise.all([first, startWatchdog(process.ppid)]);
+  if (!isInit(init)) throw new Error(`multiproc child: unexpected first message ${JSON.stringify(init)}`);
+  await runProcessTarget(init);
+}
+
+if (!isMainThread && isInit(workerData)) {
+  await runProcessTarget(workerData);
+} else if (process.argv.includes(CHILD_FLAG)) {
+  await asProcess();
+}

@@ -1,0 +1,122 @@
+// The two kinds of child behind the seam. All three runtimes implement
+// node:child_process and node:worker_threads well enough (verified: IPC with
+// "advanced" serialization, worker exit codes, stdout flushed before "exit"),
+// so one implementation of each serves Node, Deno and Bun; what differs per
+// runtime is only the command line and the worker entry (specifics.ts).
+import { type ChildProcess, spawn } from "node:child_process";
+import { Worker } from "node:worker_threads";
+import process from "node:process";
+import type { ChildHandle, ExitInfo } from "./types.ts";
+
+/** Marks argv so the bootstrap knows it runs as a child process. */
+export const CHILD_FLAG = "--multiproc-child";
+
+/** A real OS process talking over the runtime's IPC channel. */
+export class ProcessChild implements ChildHandle {
+  readonly exited: Promise<ExitInfo>;
+  #child: ChildProcess;
+
+  constructor(command: string, args: string[], init: unknown) {
+    this.#child = spawn(command, [...args, CHILD_FLAG], {
+      stdio: ["inherit", "inherit", "inherit", "ipc"],
+      serialization: "advanced",
+    });
+    this.exited = new Promise((resolve) => {
+      let done = false;
+      const finish = (info: ExitInfo) => {
+        if (!done) resolve(info);
+        done = true;
+      };
+      // "close" comes after the IPC channel has delivered its last message;
+      // "exit" can come first, so give the channel a moment before settling.
+      this.#child.once("close", (code, signal) => finish({ code, signal }));
+      this.#child.once("exit", (code, signal) => {
+        setTimeout(() => finish({ code, signal }), 100).unref?.();
+      });
+      this.#child.once("error", (err) => {
+        process.stderr.write(`multiproc: cannot start a child process: ${err.message}\n`);
+        finish({ code: 1, signal: null });
+      });
+    });
+    this.#child.on("error", () => {}); // a failed send after exit is not fatal
+    this.send(init);
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? 0;
+  }
+
+  send(message: unknown): void {
+    if (this.#child.connected) this.#child.send(message as object);
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#child.on("message", listener);
+  }
+
+  terminate(): void {
+    this.#child.kill("SIGTERM");
+  }
+
+  kill(): void {
+    this.#child.kill("SIGKILL");
+  }
+
+  unref(): void {
+    this.#child.unref();
+    (this.#child.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  ref(): void {
+    this.#child.ref();
+    (this.#child.channel as { ref?: () => void } | undefined)?.ref?.();
+  }
+}
+
+/** A worker thread of this process. */
+export class ThreadChild implements ChildHandle {
+  readonly exited: Promise<ExitInfo>;
+  readonly pid: number = process.pid;
+  #worker: Worker;
+  #endedBy: string | null = null;
+
+  constructor(entry: URL, init: unknown, name: string) {
+    this.#worker = new Worker(entry, { workerData: init, name } as ConstructorParameters<typeof Worker>[1]);
+    // The bootstrap reports its own errors; this only keeps an error that
+    // escapes it from crashing the parent.
+    this.#worker.on("error", () => {});
+    this.exited = new Promise((resolve) => {
+      this.#worker.once("exit", (code) => {
+        // A thread has no signals: report the one Process asked for, so
+        // terminate() and kill() read -15 and -9 as they do for processes.
+        resolve(this.#endedBy ? { code: null, signal: this.#endedBy } : { code, signal: null });
+      });
+    });
+  }
+
+  send(message: unknown, transfer?: readonly Transferable[]): void {
+    this.#worker.postMessage(message, transfer as never);
+  }
+
+  onMessage(listener: (message: unknown) => void): void {
+    this.#worker.on("message", listener);
+  }
+
+  terminate(): void {
+    this.#endedBy ??= "SIGTERM";
+    void this.#worker.terminate();
+  }
+
+  kill(): void {
+    this.#endedBy ??= "SIGKILL";
+    void this.#worker.terminate();
+  }
+
+  unref(): void {
+    this.#worker.unref();
+  }
+
+  ref(): void {
+    this.#worker.ref();
+  }
+}

@@ -1,0 +1,73 @@
+// The Host: everything multiproc asks of the process it runs in. Built once,
+// on first use, from the detected runtime's specifics.
+import process from "node:process";
+import os from "node:os";
+import { readFileSync, writeSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { ChildHandle, ChildSpec, Host, RuntimeName } from "./types.ts";
+import type { RuntimeSpecifics } from "./specifics.ts";
+import { detectRuntime } from "./detect.ts";
+import { nodeSpecifics } from "./node.ts";
+import { denoSpecifics } from "./deno.ts";
+import { bunSpecifics } from "./bun.ts";
+import { ProcessChild, ThreadChild } from "./children.ts";
+
+const SPECIFICS: Record<RuntimeName, RuntimeSpecifics> = {
+  node: nodeSpecifics,
+  deno: denoSpecifics,
+  bun: bunSpecifics,
+};
+
+// The bootstrap sits beside this folder, with this file's own extension, so
+// the same code works from the .ts sources and from compiled .js.
+const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+const bootstrapUrl = new URL(`../child/bootstrap${ext}`, import.meta.url);
+
+function spawnChild(specifics: RuntimeSpecifics, spec: ChildSpec): ChildHandle {
+  if (spec.method === "thread") {
+    return new ThreadChild(specifics.threadEntry(bootstrapUrl), spec.init, spec.name);
+  }
+  const { command, args } = specifics.processCommand(fileURLToPath(bootstrapUrl));
+  return new ProcessChild(command, args, spec.init);
+}
+
+function makeHost(runtime: RuntimeName): Host {
+  const specifics = SPECIFICS[runtime];
+  return {
+    runtime,
+    pid: process.pid,
+    cpuCount: () => os.availableParallelism?.() ?? os.cpus().length,
+    mainModuleUrl: () => specifics.mainModuleUrl(),
+    env(name) {
+      try {
+        return process.env[name];
+      } catch {
+        return undefined; // Deno without --allow-env
+      }
+    },
+    readTextFile(url) {
+      try {
+        return readFileSync(new URL(url), "utf8");
+      } catch {
+        return undefined;
+      }
+    },
+    writeStderr(text) {
+      writeSync(2, text);
+    },
+    signalNumber(name) {
+      return (os.constants.signals as Record<string, number>)[name] ?? 0;
+    },
+    onExit(fn) {
+      process.on("exit", fn);
+    },
+    spawn: (spec) => spawnChild(specifics, spec),
+  };
+}
+
+let host: Host | undefined;
+
+/** The Host for this process, created on first use. */
+export function getHost(): Host {
+  return (host ??= makeHost(detectRuntime()));
+}

@@ -1,0 +1,70 @@
+// The seam between multiproc and the runtime it runs on. Everything above
+// lib/runtime and lib/child talks to Node, Deno and Bun only through these
+// types, so Process, Pool, Queue and friends are written once.
+
+/** The runtimes multiproc runs on. */
+export type RuntimeName = "node" | "deno" | "bun";
+
+/** How a child runs: a real OS process, or a worker thread of this process. */
+export type StartMethod = "process" | "thread";
+
+/** How a child ended: an exit code, or the signal that killed it. */
+export interface ExitInfo {
+  /** The exit code, or `null` when a signal ended the child. */
+  code: number | null;
+  /** The signal name (`"SIGTERM"`, `"SIGKILL"`, ...) that ended it, else `null`. */
+  signal: string | null;
+}
+
+/** What the seam needs to start a child. */
+export interface ChildSpec {
+  /** Process or thread. */
+  method: StartMethod;
+  /** The first message the child receives (the role, the target, the args). */
+  init: unknown;
+  /** Thread name shown in debuggers; also the process title hint. */
+  name: string;
+}
+
+/** A running child, whatever it runs on. */
+export interface ChildHandle {
+  /** OS process id: the child's own for processes, this process's for threads. */
+  readonly pid: number;
+  /** Sends a message; `transfer` lists buffers to move instead of copy. */
+  send(message: unknown, transfer?: readonly Transferable[]): void;
+  /** Registers the one message listener. */
+  onMessage(listener: (message: unknown) => void): void;
+  /** Resolves once with how the child ended. */
+  readonly exited: Promise<ExitInfo>;
+  /** Asks the child to end (SIGTERM for processes, terminate for threads). */
+  terminate(): void;
+  /** Ends the child at once (SIGKILL for processes, terminate for threads). */
+  kill(): void;
+  /** Lets this process exit while the child still runs. */
+  unref(): void;
+  /** Keeps this process alive while the child runs (the default). */
+  ref(): void;
+}
+
+/** Facts about, and services of, the process this code runs in. */
+export interface Host {
+  readonly runtime: RuntimeName;
+  /** This OS process's id (threads share it). */
+  readonly pid: number;
+  /** The number of CPUs this process may use. */
+  cpuCount(): number;
+  /** The file URL of the program's entry module, if it has one. */
+  mainModuleUrl(): string | undefined;
+  /** An environment variable, or undefined (also when reading env is not permitted). */
+  env(name: string): string | undefined;
+  /** Reads a text file synchronously, or undefined when it cannot. */
+  readTextFile(url: string): string | undefined;
+  /** Writes to standard error synchronously, so nothing is lost at exit. */
+  writeStderr(text: string): void;
+  /** The number of a signal, by name (`"SIGTERM"` is 15). */
+  signalNumber(name: string): number;
+  /** Runs `fn` when this process exits (synchronously, as it goes). */
+  onExit(fn: () => void): void;
+  /** Starts a child running the bootstrap. */
+  spawn(spec: ChildSpec): ChildHandle;
+}

@@ -1,0 +1,57 @@
+/**
+ * multiproc: Python's `multiprocessing` for TypeScript on Node, Deno and Bun.
+ *
+ * Start a function in another process or worker thread, wait for it, read
+ * its exit code; the names and behaviour follow Python's module, in
+ * camelCase, with promises and milliseconds.
+ *
+ * @example Two processes squaring numbers
+ * ```ts ignore
+ * import { isMain, Process } from "multiproc";
+ *
+ * export function squareNumbers(id: number) {
+ *   for (let i = 1; i <= 5; i++) console.log(`Process ${id}: ${i} squared = ${i * i}`);
+ * }
+ *
+ * if (isMain(import.meta)) {
+ *   const ps = [1, 2].map((id) => new Process({ target: squareNumbers, args: [id] }));
+ *   for (const p of ps) p.start();
+ *   for (const p of ps) await p.join();
+ *   console.log("All processes finished.");
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  activeChildren,
+  currentProcess,
+  parentProcess,
+  Process,
+  type ProcessOptions,
+} from "./lib/process.ts";
+export {
+  cpuCount,
+  getAllStartMethods,
+  getStartMethod,
+  isMain,
+  runtime,
+  type RuntimeName,
+  setStartMethod,
+  type StartMethod,
+} from "./lib/context.ts";
+export { getContext, type Context } from "./lib/contexts.ts";
+export { task } from "./lib/transport/functions.ts";
+export {
+  AuthenticationError,
+  BrokenBarrierError,
+  EOFError,
+  ProcessError,
+  QueueEmpty,
+  QueueFull,
+  RemoteError,
+  SerializationError,
+  TimeoutError,
+  WorkerLostError,
+} from "./lib/errors.ts";
