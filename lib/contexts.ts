@@ -1,5 +1,5 @@
 // getContext(): the constructors of one start method, as Python's contexts.
-import { boundMethod, Process, activeChildren, currentProcess, parentProcess } from "./process.ts";
+import { bindProcessClass, Process, activeChildren, currentProcess, parentProcess } from "./process.ts";
 import { checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./context.ts";
 
 /**
@@ -26,13 +26,9 @@ export interface Context {
 const contexts = new Map<StartMethod, Context>();
 
 function makeContext(method: StartMethod): Context {
-  const Bound = class extends Process {
-    static override [boundMethod]: StartMethod | undefined = method;
-  };
-  Object.defineProperty(Bound, "name", { value: "Process" });
   return Object.freeze({
     startMethod: method,
-    Process: Bound as typeof Process,
+    Process: bindProcessClass(method),
     getStartMethod: () => method,
     cpuCount,
     currentProcess,

@@ -51,8 +51,16 @@ function checkTimeout(timeout: unknown, what: string): number | undefined {
   return timeout;
 }
 
-/** The method a Process class was bound to by getContext, if any. */
-export const boundMethod: unique symbol = Symbol("multiproc.boundMethod");
+// Process classes made by getContext(), and the start method each uses.
+const boundClasses = new WeakMap<Function, StartMethod>();
+
+/** Makes a Process subclass that always uses `method` (for getContext). */
+export function bindProcessClass(method: StartMethod): typeof Process {
+  const Bound = class extends Process {};
+  Object.defineProperty(Bound, "name", { value: "Process" });
+  boundClasses.set(Bound, method);
+  return Bound as unknown as typeof Process;
+}
 
 /**
  * A child running `target(...args)` in another process or thread, as
@@ -76,9 +84,6 @@ export const boundMethod: unique symbol = Symbol("multiproc.boundMethod");
  * ```
  */
 export class Process<A extends unknown[] = unknown[]> {
-  /** Set on classes returned by getContext(): the start method they use. */
-  static [boundMethod]?: StartMethod;
-
   // Stored untyped, so that a Process<[number]> is also a Process.
   #target: Function | undefined;
   #args: unknown[];
@@ -179,8 +184,7 @@ export class Process<A extends unknown[] = unknown[]> {
     if (s.isChild && s.self.daemon) {
       throw new ProcessError(`Cannot start ${this.#name}: daemonic processes are not allowed to have children`);
     }
-    const ctor = this.constructor as typeof Process;
-    const method = checkStartMethod(ctor[boundMethod] ?? getStartMethod(), `start ${this.#name}`);
+    const method = checkStartMethod(boundClasses.get(this.constructor) ?? getStartMethod(), `start ${this.#name}`);
     const fn = this.#target ? resolveFunction(this.#target, "the target") : null;
     const args = encodeValue(this.#args, "args", true);
     const host = getHost();
