@@ -95,6 +95,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #closed = false;
   #current = false;
   #pid: number | undefined;
+  #joiners = 0;
 
   /**
    * @param options The target, its args, a name and the daemon flag.
@@ -226,6 +227,9 @@ export class Process<A extends unknown[] = unknown[]> {
     const finished = handle.exited.then((info) => {
       this.#exit = info;
     });
+    // A daemon child does not keep this process alive, but someone waiting
+    // for it must: else the program ends mid-join (Node exits with 13).
+    if (this.#joiners++ === 0 && this.#daemon) handle.ref();
     try {
       await (ms === undefined ? finished : Promise.race([
         finished,
@@ -233,6 +237,7 @@ export class Process<A extends unknown[] = unknown[]> {
       ]));
     } finally {
       clearTimeout(timer);
+      if (--this.#joiners === 0 && this.#daemon && this.#exit === undefined) handle.unref();
     }
   }
 

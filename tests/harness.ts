@@ -15,6 +15,7 @@
 import * as fs from "node:fs";
 import process from "node:process";
 import { inspect } from "node:util";
+import { isMainThread } from "node:worker_threads";
 
 // ---------------------------------------------------------------------------
 // Runtime / configuration
@@ -470,6 +471,8 @@ interface Running {
   abort?: (err: unknown) => void;
 }
 
+// A worker thread, or a process started with multiproc's child flag.
+const inChild = !isMainThread || process.argv.includes("--multiproc-child");
 const registry: TestCase[] = [];
 let scheduled = false;
 let finished = false;
@@ -481,6 +484,9 @@ export function test(
   fn: () => void | Promise<void>,
   opts: { timeout?: number; skip?: string | false } = {},
 ): void {
+  // A child started by multiproc may import a test file to find a target
+  // exported from it: there the tests must not run again.
+  if (inChild) return;
   // Newlines in a name would break the one-line-per-test output format.
   name = name.replace(/\s*\n\s*/g, " ");
   registry.push({ name, fn, timeout: opts.timeout ?? DEFAULT_TIMEOUT_MS, skip: opts.skip ?? false });
