@@ -55,7 +55,7 @@ async function runProcessTarget(init: ProcessInit): Promise<never> {
     console.error(`Process ${init.name}:\n${formatError(error)}`);
     await exitFlushed(1);
   }
-  await exitFlushed(0);
+  return await exitFlushed(0);
 }
 
 // process.exit() drops what stdout still buffers when a pipe's reader is

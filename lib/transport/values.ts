@@ -46,69 +46,98 @@ function describe(value: unknown): string | undefined {
   return undefined;
 }
 
-function pathOf(base: string, key: string | number): string {
-  if (typeof key === "number") return `${base}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+function segment(key: string | number): string {
+  if (typeof key === "number") return `[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
-function encodeAt(value: unknown, path: string, seen: Set<object>): unknown {
+function isLeaf(value: unknown): boolean {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
+    value instanceof RegExp;
+}
+
+function needsWrap(value: object): boolean {
+  return value instanceof Error || typeof (value as Record<PropertyKey, unknown>)[crossing] === "function";
+}
+
+// Pass 1: refuses what cannot cross (with its path) and tells whether
+// anything inside needs wrapping. Most values need none, and then they are
+// sent as they are, without a copy.
+function check(value: unknown, path: string, seen: Set<object>): boolean {
   if (value === null || (typeof value !== "object" && typeof value !== "function" && typeof value !== "symbol")) {
-    return value;
+    return false;
   }
   const bad = describe(value);
   if (bad) throw new SerializationError(`Cannot send ${path}: it is ${bad}`, path);
+  const obj = value as object;
+  if (seen.has(obj) || isLeaf(obj)) return false;
+  seen.add(obj);
+  let wrap = needsWrap(obj);
+  if (obj instanceof Error) {
+    for (const key of Object.keys(obj)) wrap = check((obj as never)[key], path + segment(key), seen) || wrap;
+    if ("cause" in obj) wrap = check(obj.cause, `${path}.cause`, seen) || wrap;
+  } else if (!wrap) {
+    for (const [where, child] of entries(obj)) wrap = check(child, path + where, seen) || wrap;
+  }
+  return wrap;
+}
+
+// Each child of a container with its path segment (`.a`, `[0]`, `.keys()[0]`).
+function entries(obj: object): Array<[string, unknown]> {
+  if (Array.isArray(obj)) return obj.map((v, i) => [segment(i), v]);
+  if (obj instanceof Map) {
+    return [...obj].flatMap(([k, v], i): Array<[string, unknown]> => [
+      [`.keys()[${i}]`, k],
+      [segment(typeof k === "string" ? k : i), v],
+    ]);
+  }
+  if (obj instanceof Set) return [...obj].map((v, i) => [`.values()[${i}]`, v]);
+  return Object.keys(obj).map((k) => [segment(k), (obj as Record<string, unknown>)[k]]);
+}
+
+// Pass 2, only when pass 1 found something: a copy with errors and crossing
+// objects wrapped. Each container is copied before its children, through
+// `memo`, so cycles and shared references point at the copies.
+function wrap(value: unknown, memo: Map<object, unknown>): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (memo.has(value)) return memo.get(value);
   const obj = value as Record<PropertyKey, unknown>;
   if (typeof obj[crossing] === "function") {
     const c = (obj[crossing] as () => Crossing)();
-    return { [TAG]: "object", t: c.type, s: encodeAt(c.state, path, seen) } satisfies Wrapped;
+    const out = { [TAG]: "object", t: c.type, s: undefined as unknown };
+    memo.set(value, out);
+    out.s = wrap(c.state, memo);
+    return out;
   }
   if (value instanceof Error) {
-    return { [TAG]: "error", e: encodeError(value, (v) => encodeAt(v, `${path}.cause`, seen)) };
+    const out = { [TAG]: "error", e: undefined as unknown };
+    memo.set(value, out);
+    out.e = encodeError(value, (v) => wrap(v, memo));
+    return out;
   }
-  if (seen.has(value as object)) return value; // a cycle: structured clone keeps it
-  seen.add(value as object);
-  try {
-    return encodeChildren(value as object, path, seen);
-  } finally {
-    seen.delete(value as object);
-  }
-}
-
-// Walks containers; returns the same object when nothing inside changed, so
-// the common case allocates nothing.
-function encodeChildren(value: object, path: string, seen: Set<object>): unknown {
+  if (isLeaf(value)) return value;
   if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const v = encodeAt(value[i], pathOf(path, i), seen);
-      if (v !== value[i]) (out ??= value.slice())[i] = v;
-    }
-    return out ?? value;
+    const out: unknown[] = [];
+    memo.set(value, out);
+    for (const v of value) out.push(wrap(v, memo));
+    return out;
   }
   if (value instanceof Map) {
-    let changed = false;
-    const entries = [...value].map(([k, v], i) => {
-      const ek = encodeAt(k, `${path}.keys()[${i}]`, seen);
-      const ev = encodeAt(v, pathOf(path, typeof k === "string" ? k : i), seen);
-      changed ||= ek !== k || ev !== v;
-      return [ek, ev] as const;
-    });
-    return changed ? new Map(entries) : value;
+    const out = new Map();
+    memo.set(value, out);
+    for (const [k, v] of value) out.set(wrap(k, memo), wrap(v, memo));
+    return out;
   }
   if (value instanceof Set) {
-    const items = [...value].map((v, i) => encodeAt(v, `${path}.values()[${i}]`, seen));
-    return items.some((v, i) => v !== [...value][i]) ? new Set(items) : value;
+    const out = new Set();
+    memo.set(value, out);
+    for (const v of value) out.add(wrap(v, memo));
+    return out;
   }
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date || value instanceof RegExp) {
-    return value;
-  }
-  let out: Record<string, unknown> | undefined;
-  for (const key of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[key];
-    const ev = encodeAt(v, pathOf(path, key), seen);
-    if (ev !== v) (out ??= { ...value })[key] = ev;
-  }
-  return out ?? value;
+  const out: Record<string, unknown> = {};
+  memo.set(value, out);
+  for (const key of Object.keys(value)) out[key] = wrap((value as Record<string, unknown>)[key], memo);
+  return out;
 }
 
 /**
@@ -118,7 +147,7 @@ function encodeChildren(value: object, path: string, seen: Set<object>): unknown
  * clone, which catches host objects the walk does not know.
  */
 export function encodeValue(value: unknown, path: string, verify = false): unknown {
-  const encoded = encodeAt(value, path, new Set());
+  const encoded = check(value, path, new Set()) ? wrap(value, new Map()) : value;
   if (verify) {
     try {
       structuredClone(encoded);
