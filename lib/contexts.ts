@@ -5,6 +5,13 @@ import { checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./
 /**
  * A start method's constructors and helpers (Python's context object).
  * `ctx.Process` always starts children with `ctx.startMethod`.
+ *
+ * @example
+ * ```ts
+ * import { type Context, getContext } from "./contexts.ts";
+ * const ctx: Context = getContext("process");
+ * console.log(ctx.getStartMethod()); // "process"
+ * ```
  */
 export interface Context {
   /** The start method this context uses. */

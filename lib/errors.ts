@@ -20,7 +20,12 @@
  * ```
  */
 export class ProcessError extends Error {
-  /** @param message What went wrong and how to fix it. @param options Standard error options (`cause`). */
+  /**
+   * Creates the error.
+   *
+   * @param message What went wrong and how to fix it.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message?: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -53,7 +58,13 @@ export class TimeoutError extends ProcessError {}
 export class SerializationError extends TypeError {
   /** Where the offending value sits, as a property path such as `args[1].fn`. */
   path: string;
-  /** @param message What could not be sent and why. @param path Where it sits. @param options Error options. */
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be sent and why.
+   * @param path Where it sits, e.g. `args[1].fn`.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message: string, path = "", options?: ErrorOptions) {
     super(message, options);
     this.name = "SerializationError";
@@ -114,7 +125,12 @@ export class AuthenticationError extends ProcessError {}
  * ```
  */
 export class QueueEmpty extends Error {
-  /** @param message Optional detail. @param options Error options. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional detail.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message = "Queue is empty", options?: ErrorOptions) {
     super(message, options);
     this.name = "QueueEmpty";
@@ -132,7 +148,12 @@ export class QueueEmpty extends Error {
  * ```
  */
 export class QueueFull extends Error {
-  /** @param message Optional detail. @param options Error options. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional detail.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message = "Queue is full", options?: ErrorOptions) {
     super(message, options);
     this.name = "QueueFull";
@@ -149,7 +170,12 @@ export class QueueFull extends Error {
  * ```
  */
 export class EOFError extends Error {
-  /** @param message Optional detail. @param options Error options. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional detail.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message = "End of file: the other side is closed", options?: ErrorOptions) {
     super(message, options);
     this.name = "EOFError";
@@ -166,7 +192,12 @@ export class EOFError extends Error {
  * ```
  */
 export class BrokenBarrierError extends Error {
-  /** @param message Optional detail. @param options Error options. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional detail.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message = "The barrier is broken", options?: ErrorOptions) {
     super(message, options);
     this.name = "BrokenBarrierError";

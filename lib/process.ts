@@ -13,6 +13,12 @@ import type { ProcessInit } from "./child/bootstrap.ts";
  * What a Process runs and how it is known.
  *
  * @typeParam A The target's parameter types, checked against `args`.
+ * @example
+ * ```ts
+ * import type { ProcessOptions } from "./process.ts";
+ * const options: ProcessOptions<[number]> = { target: (n) => console.log(n), args: [1], name: "printer" };
+ * console.log(options.name); // "printer"
+ * ```
  */
 export interface ProcessOptions<A extends unknown[] = unknown[]> {
   /** The function to run in the child; may be async. Without one the child does nothing. */
@@ -31,6 +37,7 @@ const BOOTSTRAP_MESSAGE =
   "top level, without the guard: wrap that code in `if (isMain(import.meta)) { ... }`.";
 
 const active = new Set<Process>();
+let makeView: (name: string, pid: number, daemon: boolean) => Process;
 let exitHookInstalled = false;
 
 // Python terminates daemonic children when the parent exits; so do we. The
@@ -98,6 +105,8 @@ export class Process<A extends unknown[] = unknown[]> {
   #joiners = 0;
 
   /**
+   * Creates a child that is not started yet; call start().
+   *
    * @param options The target, its args, a name and the daemon flag.
    * @throws {TypeError} for a target that is not a function, args that are not an array, and the like.
    */
@@ -126,13 +135,16 @@ export class Process<A extends unknown[] = unknown[]> {
     this.#daemon = daemon ?? s.self.daemon;
   }
 
-  /** A view of this process or its parent: not startable, always alive. */
-  static _view(name: string, pid: number, daemon: boolean): Process {
-    const p = new Process({ name, daemon });
-    state().childCounter--; // a view is not a child: give its number back
-    p.#current = true;
-    p.#pid = pid;
-    return p;
+  static {
+    // Views of this process and its parent: not startable, always alive.
+    // Made here, where the private fields are reachable, but not exported.
+    makeView = (name, pid, daemon) => {
+      const p = new Process({ name, daemon });
+      state().childCounter--; // a view is not a child: give its number back
+      p.#current = true;
+      p.#pid = pid;
+      return p;
+    };
   }
 
   /** The name, unique among default names: `Process-1`, `Process-1:2`, ... */
@@ -315,7 +327,7 @@ let current: Process | undefined;
  */
 export function currentProcess(): Process {
   const self = state().self;
-  if (!current || current.name !== self.name) current = Process._view(self.name, getHost().pid, self.daemon);
+  if (!current || current.name !== self.name) current = makeView(self.name, getHost().pid, self.daemon);
   return current;
 }
 
@@ -331,7 +343,7 @@ export function currentProcess(): Process {
  */
 export function parentProcess(): Process | null {
   const parent = state().parent;
-  return parent ? Process._view(parent.name, parent.pid, false) : null;
+  return parent ? makeView(parent.name, parent.pid, false) : null;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test } from "./harness.ts";
 import { runFixture } from "./fixtures/run.ts";
+import { spawn } from "node:child_process";
 import { scaledByHelper } from "./fixtures/tasks.ts";
 
 const OFFSET = 40;
@@ -297,3 +298,19 @@ test("an unguarded main module fails with the bootstrapping error, not a fork bo
   assert(r.stderr.includes("bootstrapping phase"), r.stderr);
   assert(r.stderr.includes("isMain(import.meta)"), r.stderr);
 });
+
+test("Deno children get the parent's permissions, not -A", async () => {
+  const fixture = new URL("./fixtures/deno_permissions.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", "--allow-run", fixture], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, MULTIPROC_START_METHOD: startMethod, NO_COLOR: "1" },
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise((r) => child.once("close", r));
+  assertEquals(code, 0, err);
+  assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
+  assert(out.includes("exitCode 0"), out);
+}, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });

@@ -2,10 +2,26 @@
 // lib/runtime and lib/child talks to Node, Deno and Bun only through these
 // types, so Process, Pool, Queue and friends are written once.
 
-/** The runtimes multiproc runs on. */
+/**
+ * The runtimes multiproc runs on.
+ *
+ * @example
+ * ```ts
+ * import type { RuntimeName } from "./types.ts";
+ * const here: RuntimeName = "deno";
+ * ```
+ */
 export type RuntimeName = "node" | "deno" | "bun";
 
-/** How a child runs: a real OS process, or a worker thread of this process. */
+/**
+ * How a child runs: a real OS process, or a worker thread of this process.
+ *
+ * @example
+ * ```ts
+ * import type { StartMethod } from "./types.ts";
+ * const method: StartMethod = "thread";
+ * ```
+ */
 export type StartMethod = "process" | "thread";
 
 /** How a child ended: an exit code, or the signal that killed it. */
