@@ -212,7 +212,15 @@ export class Process<A extends unknown[] = unknown[]> {
       fn,
       args,
     };
-    const handle = host.spawn({ method, init, name: this.#name });
+    let handle: ChildHandle;
+    try {
+      handle = host.spawn({ method, init, name: this.#name });
+    } catch (error) {
+      const hint = host.runtime === "deno" && method === "process"
+        ? " (run Deno with --allow-run, or use the thread start method)"
+        : "";
+      throw new ProcessError(`Cannot start ${this.#name}: ${(error as Error).message}${hint}`, { cause: error });
+    }
     this.#handle = handle;
     if (this.#daemon) handle.unref();
     active.add(this);

@@ -314,3 +314,21 @@ test("Deno children get the parent's permissions, not -A", async () => {
   assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
   assert(out.includes("exitCode 0"), out);
 }, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });
+
+test("Deno without --allow-run: a clear error at start(), and threads still work", async () => {
+  const fixture = new URL("./fixtures/deno_permissions.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", fixture, "--no-run"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise((r) => child.once("close", r));
+  assertEquals(code, 0, err);
+  assert(out.includes("refused: Cannot start Process-1: Deno may not run"), out + err);
+  assert(out.includes("--allow-run, or use the thread start method"), out);
+  assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
+  assert(out.includes("exitCode 0"), out);
+}, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });

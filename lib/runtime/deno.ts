@@ -35,6 +35,9 @@ export function permissionFlags(): string[] {
 /** Deno's part of the seam. */
 export const denoSpecifics: RuntimeSpecifics = {
   processCommand(bootstrapPath) {
+    // Checked here because a refused spawn only fails later, asynchronously.
+    const run = deno().permissions.querySync({ name: "run", command: deno().execPath() } as { name: string });
+    if (run.state !== "granted") throw new Error(`Deno may not run "${deno().execPath()}"`);
     return {
       command: deno().execPath(),
       args: ["run", "--quiet", "--no-prompt", ...permissionFlags(), bootstrapPath],
