@@ -274,6 +274,12 @@ test("a daemon flag is inherited and a daemon cannot have children", async () =>
   assert(r.stdout.includes("grandchild refused: daemonic processes are not allowed to have children"), r.stdout + r.stderr);
 });
 
+test("a child waits for its own non-daemon children before it exits", async () => {
+  const r = await runFixture(new URL("./fixtures/grandchildren.ts", import.meta.url));
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(r.stdout.trim().split("\n"), ["child returns", "grandchild done", "joined 0"], r.stderr);
+});
+
 test("output printed by a child is visible before join() resolves", async () => {
   const r = await runFixture(new URL("./fixtures/output_order.ts", import.meta.url));
   assertEquals(r.code, 0, r.stderr);

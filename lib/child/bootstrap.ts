@@ -13,6 +13,7 @@ import { decodeValue } from "../transport/values.ts";
 import type { StartMethod } from "../runtime/types.ts";
 import { startWatchdog } from "./watchdog.ts";
 import { openParentChannel } from "./channel.ts";
+import { activeChildren } from "../process.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {
@@ -55,7 +56,16 @@ async function runProcessTarget(init: ProcessInit): Promise<never> {
     console.error(`Process ${init.name}:\n${formatError(error)}`);
     await exitFlushed(1);
   }
+  await joinChildren();
   return await exitFlushed(0);
+}
+
+// As Python's exit handler: wait for this child's own non-daemon children,
+// end its daemon ones; nothing it started is left behind.
+async function joinChildren(): Promise<void> {
+  const children = activeChildren();
+  for (const c of children) if (c.daemon) c.terminate();
+  await Promise.all(children.map((c) => c.join()));
 }
 
 // process.exit() drops what stdout still buffers when a pipe's reader is
