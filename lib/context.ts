@@ -40,7 +40,7 @@ function envMethod(): StartMethod | undefined {
 /**
  * The start method new Processes and Pools use: the one given to
  * setStartMethod, else `MULTIPROC_START_METHOD`, else `"process"` on Node
- * and `"thread"` on Deno and Bun. A child inherits its parent's.
+ * and `"thread"` on Deno and on Bun; a child inherits its parent's.
  *
  * @returns `"process"` or `"thread"`.
  * @example
@@ -83,7 +83,7 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
 /**
  * Every start method, the default first (Python's `get_all_start_methods`).
  *
- * @returns `["process", "thread"]` on Node, `["thread", "process"]` on Deno and Bun.
+ * @returns `["process", "thread"]` on Node, `["thread", "process"]` on Deno and on Bun (default first).
  * @example
  * ```ts
  * import { getAllStartMethods } from "./context.ts";

@@ -73,7 +73,7 @@ export class SerializationError extends TypeError {
 }
 
 /**
- * A pool worker died while running a task: killed, `process.exit`, out of
+ * A pool worker died while running a task: killed, exited via `process.exit(n)`, out of
  * memory. Only the tasks it held reject with this; the pool replaces it.
  *
  * @example

@@ -179,7 +179,7 @@ export class Process<A extends unknown[] = unknown[]> {
   /**
    * `null` until the child ends; then 0 on success, 1 if the target threw,
    * `-N` if signal N ended it (terminate: -15, kill: -9), or the code given
-   * to `process.exit()`.
+   * to `process.exit(n)` in the child.
    */
   get exitCode(): number | null {
     const info = this.#exit;

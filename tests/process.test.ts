@@ -20,8 +20,7 @@ import {
   task,
 } from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test } from "./harness.ts";
-import { runFixture } from "./fixtures/run.ts";
-import { spawn } from "node:child_process";
+import { runCommand, runFixture } from "./fixtures/run.ts";
 import { scaledByHelper } from "./fixtures/tasks.ts";
 
 const OFFSET = 40;
@@ -307,15 +306,9 @@ test("an unguarded main module fails with the bootstrapping error, not a fork bo
 
 test("Deno children get the parent's permissions, not -A", async () => {
   const fixture = new URL("./fixtures/deno_permissions.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", "--allow-run", fixture], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, MULTIPROC_START_METHOD: startMethod, NO_COLOR: "1" },
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const code = await new Promise((r) => child.once("close", r));
+  const { code, stdout: out, stderr: err } = await runCommand(process.execPath, [
+    "run", "--quiet", "--allow-read", "--allow-env", "--allow-run", fixture,
+  ]);
   assertEquals(code, 0, err);
   assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
   assert(out.includes("exitCode 0"), out);
@@ -323,15 +316,9 @@ test("Deno children get the parent's permissions, not -A", async () => {
 
 test("Deno without --allow-run: a clear error at start(), and threads still work", async () => {
   const fixture = new URL("./fixtures/deno_permissions.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", fixture, "--no-run"], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const code = await new Promise((r) => child.once("close", r));
+  const { code, stdout: out, stderr: err } = await runCommand(process.execPath, [
+    "run", "--quiet", "--allow-read", "--allow-env", fixture, "--no-run",
+  ]);
   assertEquals(code, 0, err);
   assert(out.includes("refused: Cannot start Process-1: Deno may not run"), out + err);
   assert(out.includes("--allow-run, or use the thread start method"), out);
