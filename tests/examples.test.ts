@@ -1,0 +1,96 @@
+// Runs every program in examples/ (except the demo) as its own OS process, on
+// the runtime and start method of this run, and compares what it prints with
+// what the Python seed it ports prints. Where Python's order depends on
+// scheduling the lines are compared sorted; where the program forces an order
+// (within one child, after a join) it is checked exactly.
+import type { ChildProcess } from "node:child_process";
+import { assert, assertEquals, test } from "./harness.ts";
+import { startFixture } from "./fixtures/run.ts";
+
+interface ExampleRun {
+  code: number | null;
+  signal: string | null;
+  lines: string[];
+  stderr: string;
+  ms: number;
+}
+
+// A run that is still going after this long is ended and reported: no
+// example takes more than a few seconds, so this only turns a hang into a
+// failure that says so (it never decides a passing run).
+const HANG_MS = 15_000;
+
+/** Runs examples/<name>.ts to its end and collects its stdout lines. */
+function runExample(name: string): Promise<ExampleRun> {
+  const started = performance.now();
+  const child: ChildProcess = startFixture(new URL(`../examples/${name}.ts`, import.meta.url));
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const hang = setTimeout(() => child.kill("SIGKILL"), HANG_MS);
+  return new Promise((resolve, reject) => {
+    child.once("error", (e) => {
+      clearTimeout(hang);
+      reject(e);
+    });
+    child.once("close", (code: number | null, signal: string | null) => {
+      clearTimeout(hang);
+      const lines = stdout === "" ? [] : stdout.replace(/\n$/, "").split("\n");
+      resolve({ code, signal, lines, stderr, ms: performance.now() - started });
+    });
+  });
+}
+
+/** Asserts a clean exit: code 0, no signal, nothing on stderr. */
+function assertClean(r: ExampleRun): void {
+  const output = `\nstdout:\n${r.lines.join("\n")}\nstderr:\n${r.stderr}`;
+  assertEquals(r.signal, null, `ended by a signal after ${Math.round(r.ms)} ms${output}`);
+  assertEquals(r.code, 0, `exit code${output}`);
+  assertEquals(r.stderr, "", "stderr");
+}
+
+const sorted = (lines: string[]) => [...lines].sort();
+
+test("square_numbers.ts: two processes print their squares, then 'All processes finished.'", async () => {
+  const r = await runExample("square_numbers");
+  assertClean(r);
+  const squares = (id: number) => [1, 2, 3, 4, 5].map((i) => `Process ${id}: ${i} squared = ${i * i}`);
+  assertEquals(r.lines.length, 11, r.lines.join("\n"));
+  // Each child prints its own lines in order; the two children interleave freely.
+  assertEquals(r.lines.filter((l) => l.startsWith("Process 1:")), squares(1));
+  assertEquals(r.lines.filter((l) => l.startsWith("Process 2:")), squares(2));
+  // Both joins precede the last line.
+  assertEquals(r.lines[10], "All processes finished.");
+});
+
+test("print_numbers.ts: one process prints 0 to 9 in order", async () => {
+  const r = await runExample("print_numbers");
+  assertClean(r);
+  assertEquals(r.lines, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+});
+
+test("worker_numbers.ts: five unjoined processes all print 'Worker: N'", async () => {
+  const r = await runExample("worker_numbers");
+  assertClean(r);
+  assertEquals(sorted(r.lines), [0, 1, 2, 3, 4].map((n) => `Worker: ${n}`));
+});
+
+test("named_workers.ts: four named processes each print their own name", async () => {
+  const r = await runExample("named_workers");
+  assertClean(r);
+  assertEquals(sorted(r.lines), [0, 1, 2, 3].map((n) => `Child process worker-${n} is running`));
+});
+
+test("daemon.ts: the main prints and exits at once, ending its daemon child", async () => {
+  const r = await runExample("daemon");
+  assertClean(r);
+  assertEquals(r.lines.filter((l) => l === "Main process exiting").length, 1, r.lines.join("\n"));
+  // As in Python, the daemon may get to print once before it is ended; it
+  // prints every 2 s, so a second line would mean the main waited for it.
+  const background = r.lines.filter((l) => l !== "Main process exiting");
+  assert(background.every((l) => l === "Running in the background"), `unexpected output: ${r.lines.join("\n")}`);
+  assert(background.length <= 1, `the daemon ran for ${background.length} rounds:\n${r.lines.join("\n")}`);
+  // The daemon loops forever: only its being ended lets the program finish.
+  assert(r.ms < 5000, `daemon.ts took ${Math.round(r.ms)} ms to exit`);
+});
