@@ -296,6 +296,13 @@ test("a failing child prints a traceback with the cause chain to stderr", async 
   assert(r.stderr.includes("caused by") && r.stderr.includes("root cause"), r.stderr);
 });
 
+test("an error thrown later from a timer ends the child with 1 and is printed", async () => {
+  const r = await runFixture(new URL("./fixtures/late_error.ts", import.meta.url));
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("exitCode 1"), r.stdout + r.stderr);
+  assert(r.stderr.includes("late throw from a timer"), r.stderr);
+});
+
 test("an unguarded main module fails with the bootstrapping error, not a fork bomb", async () => {
   const r = await runFixture(new URL("./fixtures/unguarded.ts", import.meta.url));
   assertEquals(r.code, 0, r.stderr);

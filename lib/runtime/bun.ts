@@ -10,7 +10,7 @@ export const bunSpecifics: RuntimeSpecifics = {
     return { command: process.execPath, args: [bootstrapPath] };
   },
   threadEntry(bootstrapUrl) {
-    return bootstrapUrl;
+    return { entry: bootstrapUrl };
   },
   mainModuleUrl() {
     const main = (globalThis as unknown as { Bun: { main: string } }).Bun.main;

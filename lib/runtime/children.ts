@@ -80,18 +80,41 @@ export class ThreadChild implements ChildHandle {
   #worker: Worker;
   #endedBy: string | null = null;
 
-  constructor(entry: URL, init: unknown, name: string) {
-    this.#worker = new Worker(entry, { workerData: init, name } as ConstructorParameters<typeof Worker>[1]);
-    // The bootstrap reports its own errors; this only keeps an error that
-    // escapes it from crashing the parent.
-    this.#worker.on("error", () => {});
+  constructor(entry: URL, init: unknown, name: string, execArgv?: string[]) {
+    const options = { workerData: init, name, ...(execArgv ? { execArgv } : {}) };
+    this.#worker = new Worker(entry, options as ConstructorParameters<typeof Worker>[1]);
+    // The bootstrap reports the target's errors itself. What reaches here
+    // escaped it (the bootstrap failed to load, a timer threw later): print
+    // it as a crashing process would, rather than crash the parent.
+    this.#worker.on("error", (error) => {
+      const text = error instanceof Error ? error.stack ?? String(error) : String(error);
+      process.stderr.write(`Uncaught error in thread ${name}:\n${text}\n`);
+    });
     this.exited = new Promise((resolve) => {
       this.#worker.once("exit", (code) => {
         // A thread has no signals: report the one Process asked for, so
         // terminate() and kill() read -15 and -9 as they do for processes.
-        resolve(this.#endedBy ? { code: null, signal: this.#endedBy } : { code, signal: null });
+        const info = this.#endedBy ? { code: null, signal: this.#endedBy } : { code, signal: null };
+        void this.#outputEnded().then(() => resolve(info));
       });
     });
+  }
+
+  // A worker's stdout and stderr reach this thread's through stream pipes,
+  // which may still hold chunks when "exit" fires; a parent that is itself
+  // about to exit (a nested child) would drop them. Wait for both streams to
+  // end, briefly: Deno and Bun may never end them.
+  #outputEnded(): Promise<void> {
+    const ended = (stream: NodeJS.ReadableStream & { readableEnded?: boolean } | null | undefined) =>
+      new Promise<void>((resolve) => {
+        if (!stream || stream.readableEnded !== false) return resolve();
+        stream.once("end", () => resolve());
+        stream.once("close", () => resolve());
+      });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, 100)));
+    return Promise.race([Promise.all([ended(this.#worker.stdout), ended(this.#worker.stderr)]), cap])
+      .then(() => clearTimeout(timer));
   }
 
   send(message: unknown, transfer?: readonly Transferable[]): void {

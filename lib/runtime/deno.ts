@@ -44,7 +44,7 @@ export const denoSpecifics: RuntimeSpecifics = {
     };
   },
   threadEntry(bootstrapUrl) {
-    return bootstrapUrl;
+    return { entry: bootstrapUrl };
   },
   mainModuleUrl() {
     return deno().mainModule;

@@ -25,7 +25,8 @@ const bootstrapUrl = new URL(`../child/bootstrap${ext}`, import.meta.url);
 
 function spawnChild(specifics: RuntimeSpecifics, spec: ChildSpec): ChildHandle {
   if (spec.method === "thread") {
-    return new ThreadChild(specifics.threadEntry(bootstrapUrl), spec.init, spec.name);
+    const { entry, execArgv } = specifics.threadEntry(bootstrapUrl);
+    return new ThreadChild(entry, spec.init, spec.name, execArgv);
   }
   const { command, args } = specifics.processCommand(fileURLToPath(bootstrapUrl));
   return new ProcessChild(command, args, spec.init);

@@ -25,8 +25,18 @@ function childExecArgv(): string[] {
   return out;
 }
 
+function isTsxFlag(arg: string): boolean {
+  return arg === "tsx" || arg === "tsx/esm" || /[\\/]tsx[\\/]dist[\\/]/.test(arg);
+}
+
+// Set by the thread entry below, whose execArgv no longer names tsx, so that
+// a thread can start threads of its own.
+const TSX_API = Symbol.for("multiproc.tsxApi");
+
 /** The URL of tsx's register API when this process runs under tsx. */
 export function tsxApiUrl(): string | undefined {
+  const known = (globalThis as { [TSX_API]?: string })[TSX_API];
+  if (known) return known;
   for (const arg of process.execArgv) {
     const m = /^(?:file:\/\/)?(.*[\\/]tsx[\\/]dist)[\\/](?:loader\.mjs|preflight\.cjs)$/.exec(arg);
     if (m) return pathToFileURL(m[1] + "/esm/api/index.mjs").href;
@@ -56,10 +66,16 @@ export const nodeSpecifics: RuntimeSpecifics = {
   },
   threadEntry(bootstrapUrl) {
     const api = tsxApiUrl();
-    if (api === undefined || tsxRegistersInWorkers()) return bootstrapUrl;
+    if (api === undefined || tsxRegistersInWorkers()) return { entry: bootstrapUrl };
     const code = `import { register } from ${JSON.stringify(api)};\n` +
+      `globalThis[Symbol.for("multiproc.tsxApi")] = ${JSON.stringify(api)};\n` +
       `register();\nawait import(${JSON.stringify(bootstrapUrl.href)});\n`;
-    return new URL("data:text/javascript," + encodeURIComponent(code));
+    // The entry registers tsx itself; inheriting the parent's `--import tsx`
+    // as well would load it twice (~35 ms per thread).
+    return {
+      entry: new URL("data:text/javascript," + encodeURIComponent(code)),
+      execArgv: childExecArgv().filter((arg, i, all) => !isTsxFlag(arg) && !isTsxFlag(all[i + 1] ?? "")),
+    };
   },
   mainModuleUrl() {
     const entry = process.argv[1];

