@@ -46,6 +46,15 @@ async function runProcessTarget(init: ProcessInit): Promise<never> {
   s.parent = init.parent;
   s.mainUrl = init.mainUrl;
   openParentChannel(init.method);
+  // An error that escapes the target later (a timer, a forgotten promise)
+  // ends the child with 1, printed the same way on every runtime: Bun
+  // would print it and carry on.
+  const crash = (error: unknown) => {
+    console.error(`Process ${init.name}:\n${formatError(error)}`);
+    void exitFlushed(1);
+  };
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
   try {
     if (init.fn) {
       const fn = await loadFunction(init.fn);
