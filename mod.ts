@@ -41,6 +41,15 @@ export {
   setStartMethod,
   type StartMethod,
 } from "./lib/context.ts";
+export {
+  type ApplyOptions,
+  type AsyncCallbacks,
+  AsyncResult,
+  type MapOptions,
+  Pool,
+  type PoolIterable,
+  type PoolOptions,
+} from "./lib/pool.ts";
 export { getContext, type Context } from "./lib/contexts.ts";
 export { task } from "./lib/transport/functions.ts";
 export {

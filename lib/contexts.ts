@@ -1,5 +1,6 @@
 // getContext(): the constructors of one start method, as Python's contexts.
 import { bindProcessClass, Process, activeChildren, currentProcess, parentProcess } from "./process.ts";
+import { bindPoolClass, Pool } from "./pool.ts";
 import { checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./context.ts";
 
 /**
@@ -18,6 +19,8 @@ export interface Context {
   readonly startMethod: StartMethod;
   /** Process, bound to this context's start method. */
   readonly Process: typeof Process;
+  /** Pool, bound to this context's start method. */
+  readonly Pool: typeof Pool;
   /** This context's start method (Python's `ctx.get_start_method()`). */
   getStartMethod(): StartMethod;
   /** See the module-level function of the same name. */
@@ -36,6 +39,7 @@ function makeContext(method: StartMethod): Context {
   return Object.freeze({
     startMethod: method,
     Process: bindProcessClass(method),
+    Pool: bindPoolClass(method),
     getStartMethod: () => method,
     cpuCount,
     currentProcess,

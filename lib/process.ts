@@ -31,7 +31,8 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   daemon?: boolean;
 }
 
-const BOOTSTRAP_MESSAGE =
+/** Python's error for starting children while the main module is still being imported. */
+export const BOOTSTRAP_MESSAGE: string =
   "An attempt has been made to start a new process before the current process has finished " +
   "its bootstrapping phase. This probably means that the main module starts processes at its " +
   "top level, without the guard: wrap that code in `if (isMain(import.meta)) { ... }`.";

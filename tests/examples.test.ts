@@ -94,3 +94,21 @@ test("daemon.ts: the main prints and exits at once, ending its daemon child", as
   // The daemon loops forever: only its being ended lets the program finish.
   assert(r.ms < 5000, `daemon.ts took ${Math.round(r.ms)} ms to exit`);
 });
+
+test("pool_squares.ts: Pool(4).map prints the squares of 0..9 as Python does", async () => {
+  const r = await runExample("pool_squares");
+  assertClean(r);
+  assertEquals(r.lines, ["[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]"]);
+});
+
+test("pool_cubes.ts: Pool(4).map prints the cubes of 0..9 as Python does", async () => {
+  const r = await runExample("pool_cubes");
+  assertClean(r);
+  assertEquals(r.lines, ["[0, 1, 8, 27, 64, 125, 216, 343, 512, 729]"]);
+});
+
+test("pool_tour.ts: map, applyAsync(...).get(2000) and imap print what Python prints, in order", async () => {
+  const r = await runExample("pool_tour");
+  assertClean(r);
+  assertEquals(r.lines, ["[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]", "400", "0", "1", "4", "9", "16"]);
+}, { timeout: 30_000 });

@@ -14,6 +14,9 @@ import type { StartMethod } from "../runtime/types.ts";
 import { startWatchdog } from "./watchdog.ts";
 import { openParentChannel } from "./channel.ts";
 import { activeChildren } from "../process.ts";
+import type { PoolWorkerInit } from "../pool/protocol.ts";
+import { runPoolWorker } from "./pool_worker.ts";
+import { getHost } from "../runtime/host.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {
@@ -38,14 +41,27 @@ export function formatError(error: unknown): string {
   return text;
 }
 
-async function runProcessTarget(init: ProcessInit): Promise<never> {
+function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   const s = state();
   s.isChild = true;
   s.childMethod = init.method;
-  s.self = { name: init.name, identity: init.identity, daemon: init.daemon };
+  s.self = { name: init.name, identity: init.identity, daemon };
   s.parent = init.parent;
   s.mainUrl = init.mainUrl;
-  openParentChannel(init.method);
+  return openParentChannel(init.method);
+}
+
+// Pool workers are daemonic, as in Python: they cannot start children.
+// Their results are checked by a real clone before sending only where a
+// failed send would break the channel (Deno's IPC).
+function runPoolTarget(init: PoolWorkerInit): Promise<never> {
+  const channel = becomeChild(init, true);
+  const verify = init.method === "process" && getHost().runtime === "deno";
+  return runPoolWorker(init, channel, exitFlushed, verify);
+}
+
+async function runProcessTarget(init: ProcessInit): Promise<never> {
+  becomeChild(init, init.daemon);
   // An error that escapes the target later (a timer, a forgotten promise)
   // ends the child with 1, printed the same way on every runtime: Bun
   // would print it and carry on.
@@ -90,8 +106,13 @@ async function exitFlushed(code: number): Promise<never> {
   process.exit(code);
 }
 
-function isInit(value: unknown): value is ProcessInit {
-  return typeof value === "object" && value !== null && (value as ProcessInit).kind === "process";
+function isInit(value: unknown): value is ProcessInit | PoolWorkerInit {
+  const kind = typeof value === "object" && value !== null ? (value as ProcessInit).kind : undefined;
+  return kind === "process" || kind === "pool-worker";
+}
+
+function run(init: ProcessInit | PoolWorkerInit): Promise<never> {
+  return init.kind === "pool-worker" ? runPoolTarget(init) : runProcessTarget(init);
 }
 
 async function asProcess(): Promise<void> {
@@ -102,11 +123,11 @@ async function asProcess(): Promise<void> {
   const first = new Promise<unknown>((resolve) => process.once("message", resolve));
   const [init] = await Promise.all([first, startWatchdog(process.ppid)]);
   if (!isInit(init)) throw new Error(`multiproc child: unexpected first message ${JSON.stringify(init)}`);
-  await runProcessTarget(init);
+  await run(init);
 }
 
 if (!isMainThread && isInit(workerData)) {
-  await runProcessTarget(workerData);
+  await run(workerData);
 } else if (process.argv.includes(CHILD_FLAG)) {
   await asProcess();
 }

@@ -147,7 +147,7 @@ function wrap(value: unknown, memo: Map<object, unknown>): unknown {
  * clone, which catches host objects the walk does not know.
  */
 export function encodeValue(value: unknown, path: string, verify = false): unknown {
-  const encoded = check(value, path, new Set()) ? wrap(value, new Map()) : value;
+  const encoded = plain(value, 0) ? value : check(value, path, new Set()) ? wrap(value, new Map()) : value;
   if (verify) {
     try {
       structuredClone(encoded);
@@ -158,13 +158,52 @@ export function encodeValue(value: unknown, path: string, verify = false): unkno
   return encoded;
 }
 
+// The hot path for small task arguments and results: true when `value` is
+// made only of primitives, typed arrays and plain arrays and objects, a few
+// levels deep. Such a value crosses as it is; anything else (and anything
+// deeper, which might be a cycle) takes the full walk with its paths.
+function plain(value: unknown, depth: number): boolean {
+  if (value === null) return true;
+  const type = typeof value;
+  if (type !== "object") return type !== "function" && type !== "symbol";
+  if (depth > 3 || ArrayBuffer.isView(value)) return depth <= 3;
+  if (Array.isArray(value)) {
+    if (value.length > 64) return false;
+    for (let i = 0; i < value.length; i++) if (!plain(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || crossing in (value as object)) return false;
+  let n = 0;
+  for (const key in value) {
+    if (++n > 64 || !plain((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+// On the receiving side: true when nothing inside can be one of our wrappers.
+function bare(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== "object") return true;
+  if (depth > 3 || ArrayBuffer.isView(value)) return depth <= 3;
+  if (Array.isArray(value)) {
+    if (value.length > 64) return false;
+    for (let i = 0; i < value.length; i++) if (!bare(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || TAG in value) return false;
+  let n = 0;
+  for (const key in value) {
+    if (++n > 64 || !bare((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
 function isWrapped(value: unknown): value is Wrapped {
   return typeof value === "object" && value !== null && TAG in value;
 }
 
 /** Undoes encodeValue on the receiving side (in place: the value is a fresh copy). */
 export function decodeValue(value: unknown): unknown {
-  return decodeAt(value, new Set());
+  return bare(value, 0) ? value : decodeAt(value, new Set());
 }
 
 function decodeAt(value: unknown, seen: Set<object>): unknown {

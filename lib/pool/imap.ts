@@ -1,0 +1,256 @@
+// imap and imapUnordered: an async iterator that reads its input lazily and
+// keeps at most `window` chunks between reading and yielding, so an endless
+// input (or a slow consumer) runs in bounded memory. A failing task ends the
+// iteration at its position, after the results before it; so does an error
+// thrown by the input itself, or an input item that cannot cross.
+import type { TaskKind } from "./protocol.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { Chunk, ChunkOwner, ChunkResult } from "./worker.ts";
+import { encodeItems } from "./calls.ts";
+
+type Input = Iterator<unknown> | AsyncIterator<unknown>;
+
+/** Options of one imap call, checked by the Pool. */
+export interface ImapSetup {
+  readonly fnId: number;
+  readonly kind: 1 | 2;
+  readonly chunksize: number;
+  readonly ordered: boolean;
+  readonly window: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The iterator an imap call returns. */
+export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> {
+  #sched: Scheduler;
+  #setup: ImapSetup;
+  #input: Input;
+  #inputAsync: boolean;
+  #inputDone = false;
+  #reading = false;
+  #nextSeq = 0;
+  #nextItem = 0;
+  /** Chunks read and not yet yielded in full: what the window bounds. */
+  #unconsumed = 0;
+  #outstanding = new Map<number, Chunk>();
+  #ordered = new Map<number, ChunkResult>();
+  #completed: ChunkResult[] = [];
+  #nextYield = 0;
+  #buffer: ArrayLike<unknown> = [];
+  #bufferAt = 0;
+  /** An input error and the chunk position it stands at. */
+  #inputError: { seq: number; error: unknown } | null = null;
+  /** The error to throw once the buffer is drained. */
+  #failure: { error: unknown } | null = null;
+  #finished = false;
+  #waiters: Array<{ resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void }> = [];
+  #forget: () => void = () => {};
+
+  constructor(sched: Scheduler, setup: ImapSetup, input: Iterable<unknown> | AsyncIterable<unknown>) {
+    this.#sched = sched;
+    this.#setup = setup;
+    const asyncIt = (input as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    this.#inputAsync = typeof asyncIt === "function";
+    this.#input = this.#inputAsync
+      ? (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+      : (input as Iterable<unknown>)[Symbol.iterator]();
+    sched.openJob();
+    const signal = setup.signal;
+    if (signal?.aborted) {
+      this.#abort(signal.reason);
+      return;
+    }
+    this.#forget = signal ? (() => {
+      const abort = () => this.#abort(signal.reason);
+      signal.addEventListener("abort", abort, { once: true });
+      return () => signal.removeEventListener("abort", abort);
+    })() : () => {};
+    void this.#pump();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#wake();
+    });
+  }
+
+  /** Stops early (a `break` out of `for await`): drops what is queued and closes the input. */
+  async return(): Promise<IteratorResult<unknown>> {
+    const closing = this.#finish();
+    this.#wake();
+    await closing;
+    return { done: true, value: undefined };
+  }
+
+  settle(chunk: Chunk, result: ChunkResult): void {
+    if (!this.#outstanding.delete(chunk.seq)) return;
+    if (this.#setup.ordered) this.#ordered.set(chunk.seq, result);
+    else this.#completed.push(result);
+    this.#wake();
+  }
+
+  // Reads input and submits chunks while the window has room.
+  async #pump(): Promise<void> {
+    if (this.#reading) return;
+    this.#reading = true;
+    const { chunksize, kind, fnId, window } = this.#setup;
+    try {
+      while (!this.#inputDone && !this.#finished && this.#unconsumed < window) {
+        const items: unknown[] = [];
+        let error: { error: unknown } | null = null;
+        while (items.length < chunksize) {
+          let step: IteratorResult<unknown>;
+          try {
+            step = this.#inputAsync ? await this.#input.next() : this.#input.next() as IteratorResult<unknown>;
+          } catch (e) {
+            error = { error: e };
+            break;
+          }
+          if (step.done) {
+            this.#inputDone = true;
+            break;
+          }
+          items.push(step.value);
+        }
+        if (this.#finished) return;
+        let payload: unknown;
+        try {
+          payload = items.length > 0
+            ? encodeItems(items, 0, items.length, this.#nextItem, kind as TaskKind, this.#sched.verifySends)
+            : null;
+        } catch (e) {
+          error = { error: e };
+          items.length = 0;
+        }
+        if (items.length > 0) {
+          const chunk = this.#sched.chunk(this, fnId, kind, payload, this.#nextSeq++, this.#nextItem, items.length);
+          this.#nextItem += items.length;
+          this.#unconsumed++;
+          this.#outstanding.set(chunk.seq, chunk);
+          this.#sched.submit([chunk]);
+        }
+        if (error) {
+          this.#inputDone = true;
+          this.#inputError = { seq: this.#nextSeq, error: error.error };
+        }
+      }
+    } finally {
+      this.#reading = false;
+      if (this.#inputDone) this.#closeJob();
+      this.#wake();
+    }
+  }
+
+  #jobClosed = false;
+  #closeJob(): void {
+    if (this.#jobClosed) return;
+    this.#jobClosed = true;
+    this.#sched.closeJob();
+  }
+
+  // Answers waiting next() calls with what is ready, in order.
+  // Not re-entrant: #step may pump the input, whose end wakes us again.
+  #waking = false;
+  #wake(): void {
+    if (this.#waking) return;
+    this.#waking = true;
+    try {
+      while (this.#waiters.length > 0) {
+        const step = this.#step();
+        if (step === null) return;
+        const waiter = this.#waiters.shift()!;
+        if ("error" in step) waiter.reject(step.error);
+        else waiter.resolve(step);
+      }
+    } finally {
+      this.#waking = false;
+    }
+  }
+
+  // The next value, the end, an error to throw, or null: nothing yet.
+  #step(): IteratorResult<unknown> | { error: unknown } | null {
+    for (;;) {
+      if (this.#bufferAt < this.#buffer.length) {
+        return { done: false, value: this.#buffer[this.#bufferAt++] };
+      }
+      if (this.#failure) {
+        const failure = this.#failure;
+        this.#failure = null;
+        this.#finish();
+        return failure;
+      }
+      if (this.#finished) return { done: true, value: undefined };
+      const result = this.#takeResult();
+      if (result === null) {
+        if (this.#inputError && this.#atInputError()) {
+          this.#failure = { error: this.#inputError.error };
+          continue;
+        }
+        if (this.#inputDone && this.#unconsumed === 0 && !this.#reading) {
+          this.#finish();
+          return { done: true, value: undefined };
+        }
+        return null;
+      }
+      this.#unconsumed--;
+      void this.#pump();
+      if (result.ok) {
+        this.#buffer = result.value as ArrayLike<unknown>; // a Float64Array when packed
+      } else {
+        this.#buffer = result.partial;
+        this.#failure = { error: result.error };
+      }
+      this.#bufferAt = 0;
+    }
+  }
+
+  #takeResult(): ChunkResult | null {
+    if (!this.#setup.ordered) return this.#completed.shift() ?? null;
+    const result = this.#ordered.get(this.#nextYield);
+    if (result === undefined) return null;
+    this.#ordered.delete(this.#nextYield++);
+    return result;
+  }
+
+  // Every chunk before the input error has been yielded.
+  #atInputError(): boolean {
+    return this.#setup.ordered ? this.#nextYield === this.#inputError!.seq : this.#unconsumed === 0;
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#finished) return;
+    this.#buffer = [];
+    this.#bufferAt = 0;
+    this.#failure = { error: reason };
+    this.#wake();
+    this.#finish();
+  }
+
+  // Returns the input's closing, to await when the input is not mid-read (a
+  // generator's return() waits behind a pending next(), which may never end).
+  #finish(): Promise<unknown> | undefined {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#forget();
+    this.#sched.cancel(this.#outstanding.values());
+    this.#outstanding.clear();
+    this.#closeJob();
+    if (!this.#inputDone) {
+      this.#inputDone = true;
+      try {
+        const closing = this.#input.return?.();
+        if (closing && typeof (closing as Promise<unknown>).then === "function") {
+          const quiet = (closing as Promise<unknown>).then(undefined, () => {});
+          if (!this.#reading) return quiet;
+        }
+      } catch {
+        // an input that fails to close has nothing more to tell us
+      }
+    }
+  }
+}
