@@ -72,6 +72,13 @@ export function whoAmI(): string {
   return currentProcess().name;
 }
 
+export function crashLater(): Promise<never> {
+  setTimeout(() => {
+    throw new EvalError("escaped from a timer");
+  }, 10);
+  return new Promise(() => {});
+}
+
 export function failInit(): never {
   throw new TypeError("initializer failed on purpose");
 }
@@ -246,6 +253,18 @@ test("a worker that exits mid-task rejects that task with WorkerLostError; the p
   assert(/^PoolWorker-\d+$/.test((error as WorkerLostError).workerName!));
   assertEquals(await Promise.all(others), [1, 2]);
   assertEquals(await pool.map(square, [1, 2, 3]), [1, 4, 9]);
+});
+
+test("an error escaping a task (from a timer) ends the worker: WorkerLostError with it as the cause", async () => {
+  await using pool = new Pool(1);
+  const error = await assertRejects(() => pool.apply(crashLater), WorkerLostError);
+  assert(error.cause instanceof EvalError && error.cause.message === "escaped from a timer", String(error.cause));
+  assertEquals(await pool.apply(square, [4]), 16);
+});
+
+test("the same inline function given again is sent to the workers once", async () => {
+  await using pool = new Pool(1);
+  for (let i = 0; i < 50; i++) assertEquals(await pool.apply((x: number) => x + 1, [i]), i + 1);
 });
 
 test("a worker killed with SIGKILL mid-task: WorkerLostError naming the signal", async () => {

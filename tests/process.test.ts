@@ -329,6 +329,8 @@ test("Deno without --allow-run: a clear error at start(), and threads still work
   assertEquals(code, 0, err);
   assert(out.includes("refused: Cannot start Process-1: Deno may not run"), out + err);
   assert(out.includes("--allow-run, or use the thread start method"), out);
+  assert(out.includes("pool refused: Cannot start pool worker PoolWorker-"), out + err);
+  assert(out.includes("pool thread 42"), out + err);
   assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
   assert(out.includes("exitCode 0"), out);
 }, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });

@@ -43,6 +43,7 @@ export class Scheduler {
   #workers = new Set<WorkerSlot>();
   #fnIds = new WeakMap<Function, number>();
   #fnRefs: FunctionRef[] = [];
+  #fnKeys = new Map<string, number>();
   #nextChunk = 1;
   #phase: "running" | "closed" | "terminated" = "running";
   #broken: Error | null = null;
@@ -69,10 +70,17 @@ export class Scheduler {
   functionId(fn: unknown, role: string): number {
     const known = typeof fn === "function" ? this.#fnIds.get(fn) : undefined;
     if (known !== undefined) return known;
+    // An inline arrow is a new object on every call: the same source must
+    // not be sent (and compiled by the workers) again each time.
     const ref = resolveFunction(fn, role);
-    this.#fnRefs.push(ref);
-    this.#fnIds.set(fn as Function, this.#fnRefs.length - 1);
-    return this.#fnRefs.length - 1;
+    const key = JSON.stringify(ref);
+    let id = this.#fnKeys.get(key);
+    if (id === undefined) {
+      id = this.#fnRefs.push(ref) - 1;
+      this.#fnKeys.set(key, id);
+    }
+    this.#fnIds.set(fn as Function, id);
+    return id;
   }
 
   /** Makes a chunk ready to submit. */
