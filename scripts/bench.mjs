@@ -5,8 +5,13 @@
 // row's median, its ratio to the raw baseline of the same kind on the same
 // runtime, and its ratio to CPython's spawn start method.
 //
-// Usage: node scripts/bench.mjs [--quick] [--runtime node20,node24,deno,bun,python] [--verbose]
-//   --quick    fewer samples: the whole run takes about a minute
+// The pool suite does the same with bench/pool.bench.ts and
+// bench/python/pool.py: throughput, latency and speedups of Pool, with the
+// peer pools and CPython in the same run, as ratios.
+//
+// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool] [--runtime node20,node24,deno,bun,python] [--verbose]
+//   --quick    fewer samples: each suite takes about a minute or two
+//   --suite    which suites to run (default: both)
 //   --verbose  stream each run's own output (mitata's report) as it comes
 //
 // Each run's full output is kept in .bench-results/<runtime>.log and the
@@ -23,8 +28,10 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = path.join(ROOT, ".bench-results");
-const BENCH = "bench/spawn.bench.ts";
-const PYBENCH = "bench/python/spawn.py";
+const SUITES = {
+  spawn: { bench: "bench/spawn.bench.ts", python: "bench/python/spawn.py" },
+  pool: { bench: "bench/pool.bench.ts", python: "bench/python/pool.py" },
+};
 const RUNTIMES = ["node20", "node24", "deno", "bun", "python"];
 const KIND_TEXT = { first: "start -> first message", join: "start -> join/exit" };
 const IMPL_TEXT = {
@@ -47,7 +54,7 @@ function usageError(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { quick: false, verbose: false, runtimes: RUNTIMES };
+  const opts = { quick: false, verbose: false, runtimes: RUNTIMES, suites: Object.keys(SUITES) };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -59,6 +66,10 @@ function parseArgs(argv) {
       const list = (value ?? argv[++i] ?? usageError("--runtime needs a value")).split(",").filter(Boolean);
       for (const r of list) if (!RUNTIMES.includes(r)) usageError(`--runtime: unknown "${r}" (allowed: ${RUNTIMES.join(", ")})`);
       opts.runtimes = list;
+    } else if (arg === "--suite") {
+      const list = (value ?? argv[++i] ?? usageError("--suite needs a value")).split(",").filter(Boolean);
+      for (const x of list) if (!SUITES[x]) usageError(`--suite: unknown "${x}" (allowed: ${Object.keys(SUITES).join(", ")})`);
+      opts.suites = list;
     } else usageError(`unknown argument ${arg}`);
   }
   return opts;
@@ -98,7 +109,8 @@ function findOnPath(name) {
   return undefined;
 }
 
-function runtimeCommand(name, quick) {
+function runtimeCommand(name, quick, suite) {
+  const { bench: BENCH, python: PYBENCH } = SUITES[suite];
   const nm = (...p) => path.join(ROOT, "node_modules", ...p);
   const tail = quick ? ["--quick"] : [];
   switch (name) {
@@ -153,12 +165,12 @@ function note(text) {
 // ---------------------------------------------------------------------------
 
 /** Runs `cmd` in its own process group; resolves with its output once it ends (or is killed at the deadline). */
-function runOne(name, cmd, opts, step) {
-  const timeoutMs = (opts.quick ? 180 : 1200) * 1000;
-  const log = fs.createWriteStream(path.join(RESULTS, `${name}.log`));
+function runOne(name, cmd, opts, step, suite) {
+  const timeoutMs = (opts.quick ? 300 : 1200) * 1000;
+  const log = fs.createWriteStream(path.join(RESULTS, `${suite}-${name}.log`));
   log.write(`$ ${cmd.bin} ${cmd.args.join(" ")}\n\n`);
   const started = Date.now();
-  const prefix = `[${step}] ${name}`;
+  const prefix = `[${suite} ${step}] ${name}`;
   progress(`${prefix}: starting ${path.basename(cmd.bin)} ${cmd.args.join(" ")}`);
   return new Promise((resolve) => {
     const child = spawn(cmd.bin, cmd.args, {
@@ -306,12 +318,86 @@ function renderTable(rows) {
 // Main
 // ---------------------------------------------------------------------------
 
-async function main() {
-  const opts = parseArgs(process.argv.slice(2));
-  fs.mkdirSync(RESULTS, { recursive: true });
+// ---------------------------------------------------------------------------
+// The pool table
+// ---------------------------------------------------------------------------
+
+const POOL_TEXT = {
+  tasks: "20k trivial tasks, tasks/s",
+  map: "map(square, 1e6), items/s",
+  imap: "imap(square, 1e4, 1), items/s",
+  cpu: "64 x 20 ms CPU tasks, speedup",
+  small: "20k x ~40 us CPU tasks (sum 5e4 int32s), speedup",
+  start: "new Pool(2) -> first result, ms",
+};
+const PEERS = ["piscina", "tinypool", "workerpool", "poolifier"];
+
+const fmtRate = (group, v) =>
+  v === null || v === undefined ? "-" : group === "cpu" || group === "small" ? `${v.toFixed(2)}x` : group === "start" ? "-" : Math.round(v).toLocaleString("en");
+
+function buildPoolRows(runs, python) {
+  const rows = [];
+  const py = (group) => python?.results?.find((r) => r.group === group);
+  for (const group of Object.keys(POOL_TEXT)) {
+    for (const run of runs) {
+      const results = run.json.results.filter((r) => r.group === group);
+      const bestPeer = Math.max(0, ...results.filter((r) => PEERS.includes(r.impl) && r.rate).map((r) => r.rate));
+      for (const r of results) {
+        const raw = results.find((x) => x.method === r.method && x.impl.startsWith("raw"));
+        const p = py(group);
+        let vsRaw = null, vsPeer = null, vsPy = null;
+        if (r.impl === "multiproc") {
+          if (group === "start") {
+            vsRaw = raw?.median_ms && r.median_ms ? r.median_ms / raw.median_ms : null;
+            vsPy = r.method === "process" && p?.median_ms && r.median_ms ? r.median_ms / p.median_ms : null;
+          } else {
+            vsRaw = raw?.rate && r.rate ? r.rate / raw.rate : null;
+            vsPeer = group === "tasks" && r.method === "thread" && bestPeer && r.rate ? r.rate / bestPeer : null;
+            vsPy = p?.rate && r.rate && group !== "small" ? r.rate / p.rate : null;
+          }
+        }
+        rows.push({ group, method: r.method, runtime: run.label, impl: r.impl, median_ms: r.median_ms, rate: r.rate, vsRaw, vsPeer, vsPy, error: r.error });
+      }
+    }
+    const p = py(group);
+    if (p) rows.push({ group, method: "process", runtime: python.label, impl: p.impl, median_ms: p.median_ms, rate: p.rate, vsRaw: null, vsPeer: null, vsPy: null });
+  }
+  return rows;
+}
+
+function renderPoolTable(rows) {
+  const head = ["case", "method", "runtime", "implementation", "median ms", "rate", "vs raw", "vs best peer", "vs CPython"];
+  const cells = rows.map((r) => [
+    POOL_TEXT[r.group],
+    r.method,
+    r.runtime,
+    r.impl,
+    r.median_ms === null ? `error: ${(r.error ?? "?").slice(0, 60)}` : fmtMs(r.median_ms),
+    fmtRate(r.group, r.rate),
+    fmtRatio(r.vsRaw),
+    fmtRatio(r.vsPeer),
+    fmtRatio(r.vsPy),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
+  let lastGroup;
+  cells.forEach((c, i) => {
+    if (lastGroup !== undefined && rows[i].group !== lastGroup) out.push("");
+    lastGroup = rows[i].group;
+    out.push(line(c));
+  });
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+async function runSuite(suite, opts) {
   const plan = [];
   for (const name of opts.runtimes) {
-    const cmd = runtimeCommand(name, opts.quick);
+    const cmd = runtimeCommand(name, opts.quick, suite);
     if (cmd.missing === undefined && !isExecutable(cmd.bin)) cmd.missing = `not found: ${cmd.bin}`;
     if (cmd.missing !== undefined) {
       note(`skip ${name}: ${cmd.missing}`);
@@ -329,7 +415,7 @@ async function main() {
   let python;
   let failures = 0;
   for (const [i, { name, cmd }] of plan.entries()) {
-    const res = await runOne(name, cmd, opts, `${i + 1}/${plan.length}`);
+    const res = await runOne(name, cmd, opts, `${i + 1}/${plan.length}`, suite);
     let parsed;
     try {
       parsed = name === "python" ? parsePythonJson(res.stdout) : parseBenchJson(res.stdout);
@@ -340,29 +426,47 @@ async function main() {
       failures++;
       const why = res.timedOut ? "timed out" : res.error ? String(res.error.message ?? res.error)
         : `exited with ${res.signal ?? res.code}${parsed ? "" : ", no results"}`;
-      note(`${name}: FAILED (${why}); full output in ${path.relative(ROOT, path.join(RESULTS, `${name}.log`))}`);
+      note(`${name}: FAILED (${why}); full output in ${path.relative(ROOT, path.join(RESULTS, `${suite}-${name}.log`))}`);
       if (res.stderrTail.trim()) note(res.stderrTail.trimEnd().split("\n").slice(-15).map((l) => `  | ${l}`).join("\n"));
       if (!parsed) continue;
     }
-    note(`[${i + 1}/${plan.length}] ${name}: done in ${res.seconds.toFixed(1)} s`);
+    note(`[${suite} ${i + 1}/${plan.length}] ${name}: done in ${res.seconds.toFixed(1)} s`);
     if (name === "python") python = { ...parsed, label: `cpython ${parsed.python}` };
     else runs.push({ name, label: parsed.label, json: parsed });
   }
   endProgress();
 
-  const rows = buildRows(runs, python);
-  const table = renderTable(rows);
-  const header = `multiproc spawn benchmark${opts.quick ? " (quick)" : ""}, ${new Date().toISOString()}, ` +
-    `${((Date.now() - t0) / 1000).toFixed(0)} s\n` +
-    `median ms; vs raw = median / the same runtime's bare channel of that kind ` +
-    `(process: spawn+ipc of a plain JS child; thread: a bare worker_threads Worker); ` +
-    `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
+  const stamp = `${opts.quick ? " (quick)" : ""}, ${new Date().toISOString()}, ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+  let header, table, rows;
+  if (suite === "spawn") {
+    rows = buildRows(runs, python);
+    table = renderTable(rows);
+    header = `multiproc spawn benchmark${stamp}\n` +
+      `median ms; vs raw = median / the same runtime's bare channel of that kind ` +
+      `(process: spawn+ipc of a plain JS child; thread: a bare worker_threads Worker); ` +
+      `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
+  } else {
+    rows = buildPoolRows(runs, python);
+    table = renderPoolTable(rows);
+    header = `multiproc pool benchmark${stamp}, pools of 2 workers\n` +
+      `rate = work per second (higher is better) or, for CPU cases, the speedup over one thread inline; ` +
+      `vs raw / vs best peer / vs CPython = our rate over theirs (higher is better), ` +
+      `except start: our ms over theirs (lower is better); CPython uses the spawn start method\n`;
+  }
   console.log(`\n${header}\n${table}`);
-  fs.writeFileSync(path.join(RESULTS, "spawn.txt"), `${header}\n${table}\n`);
+  fs.writeFileSync(path.join(RESULTS, `${suite}.txt`), `${header}\n${table}\n`);
   fs.writeFileSync(
-    path.join(RESULTS, "spawn.json"),
+    path.join(RESULTS, `${suite}.json`),
     JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, runs, python, rows }, null, 2) + "\n",
   );
+  return failures;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(RESULTS, { recursive: true });
+  let failures = 0;
+  for (const suite of opts.suites) failures += await runSuite(suite, opts);
   if (failures) process.exitCode = 1;
 }
 

@@ -53,8 +53,9 @@ class Results {
   partial(): unknown[] {
     return this.#numbers ? Array.from(this.#numbers.subarray(0, this.#length)) : this.#values!;
   }
+  /** The results to send: packed numbers travel as their ArrayBuffer (see packNumbers). */
   done(): unknown {
-    return this.#numbers ?? this.#values;
+    return this.#numbers ? this.#numbers.buffer : this.#values;
   }
 }
 
@@ -74,8 +75,8 @@ function runTask(fn: Fn, task: TaskMessage): Outcome | Promise<Outcome> {
       return [0, failure(0, [], error)];
     }
   }
-  // A Float64Array payload is indexed as it is: no copy into an array.
-  const items = (payload instanceof Float64Array ? payload : decodeValue(payload)) as ArrayLike<unknown>;
+  // Packed numbers are read through a view: no copy into an array.
+  const items = (payload instanceof ArrayBuffer ? new Float64Array(payload) : decodeValue(payload)) as ArrayLike<unknown>;
   const out = new Results(items.length);
   for (let i = 0; i < items.length; i++) {
     let r: unknown;
@@ -170,7 +171,7 @@ export async function runPoolWorker(
       let transfer: ArrayBuffer[] | undefined;
       for (let i = 2; i < batch.length; i += 3) {
         const v = batch[i];
-        if (v instanceof Float64Array) (transfer ??= []).push(v.buffer as ArrayBuffer);
+        if (v instanceof ArrayBuffer) (transfer ??= []).push(v);
       }
       channel.send(["done", batch] satisfies FromWorker, transfer);
     } catch {

@@ -85,7 +85,7 @@ export class Scheduler {
 
   /** Makes a chunk ready to submit. */
   chunk(owner: ChunkOwner, fnId: number, kind: TaskKind, payload: unknown, seq: number, start: number, count: number): Chunk {
-    const transfer = this.#options.method === "thread" && payload instanceof Float64Array ? [payload.buffer] : undefined;
+    const transfer = this.#options.method === "thread" && payload instanceof ArrayBuffer ? [payload] : undefined;
     return { id: this.#nextChunk++, fnId, kind, payload, transfer, owner, seq, start, count, state: "queued" };
   }
 
@@ -244,7 +244,7 @@ export class Scheduler {
   // A map chunk's numeric results stay packed: the call reads them by index.
   #result(chunk: Chunk, outcome: number, value: unknown): ChunkResult {
     if (outcome === 1) {
-      return { ok: true, value: chunk.kind !== 0 && value instanceof Float64Array ? value : decodeValue(value) };
+      return { ok: true, value: chunk.kind !== 0 && value instanceof ArrayBuffer ? new Float64Array(value) : decodeValue(value) };
     }
     const f = decodeValue(value) as TaskFailure;
     return { ok: false, index: f.index, partial: f.partial as unknown[], error: f.error };
@@ -255,7 +255,7 @@ export class Scheduler {
       w.retiring = true; // it exits by itself; #onExit starts its successor
     }
     this.#updateRef();
-    this.#dispatch();
+    this.#scheduleDispatch(); // after every answer that arrived together
   }
 
   #settle(chunk: Chunk, result: ChunkResult, counted = true): void {
@@ -370,8 +370,12 @@ export class Scheduler {
       for (const w of open) {
         const pending = batches.get(w)?.length ?? 0;
         const load = w.inflight.length + pending;
+        const cap = w.capacity();
+        // A busy worker is topped up only once it has room for half its
+        // capacity: fewer, fuller messages (postMessage has a fixed cost).
+        if (pending === 0 && w.inflight.length > 0 && cap - load < cap / 2) continue;
         const allowed = max > 0 ? max - w.sent - pending : Infinity; // maxtasksperchild
-        if (load < w.capacity() && allowed > 0 && load < bestLoad) (best = w, bestLoad = load);
+        if (load < cap && allowed > 0 && load < bestLoad) (best = w, bestLoad = load);
       }
       if (!best) break;
       this.#head++;

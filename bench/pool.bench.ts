@@ -1,0 +1,357 @@
+// Pool throughput and latency, multiproc against the raw channel of the
+// same runtime and the peer pools (piscina, tinypool, workerpool,
+// poolifier), side by side in one run, with mitata. Pools of 2 (the
+// machine has 2 cores).
+//
+//   node --import tsx bench/pool.bench.ts [--quick]
+//   node bench/pool.bench.ts [--quick]                  (Node 24)
+//   deno run -A bench/pool.bench.ts [--quick]
+//   bun run bench/pool.bench.ts [--quick]
+//
+// Or all runtimes plus CPython (bench/python/pool.py) in one table of
+// ratios: `node scripts/bench.mjs --suite pool`.
+//
+// Cases (each sample is one whole workload on a warm pool; the rate is
+// work / median sample time):
+// - tasks:  20k trivial tasks submitted at once, tasks/s. Raw ceiling: a bare
+//           worker thread echoing one message per task. Peers: thread pools.
+// - map:    pool.map(square, 1e6 ints), items/s.
+// - imap:   imap(square, 1e4 ints, chunksize 1), items/s.
+// - cpu:    64 tasks of a 20 ms busy loop; the speedup over running them
+//           inline, one after the other, in this thread.
+// - small:  20k small CPU tasks (summing 5e4 int32s, ~40 us each), submitted
+//           at once; the speedup over running them inline.
+// - start:  from new Pool(2) to the first result (a cold pool each sample), ms;
+//           raw: a bare worker thread or child process to its first message.
+//
+// Prints a summary and one line `BENCH_JSON {...}` that scripts/bench.mjs reads.
+import { spawn } from "node:child_process";
+import { Worker } from "node:worker_threads";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { isMain, Pool, runtime, type StartMethod } from "../mod.ts";
+
+export function echo(x: number): number {
+  return x;
+}
+
+export function square(x: number): number {
+  return x * x;
+}
+
+/** Busy for `ms` milliseconds: CPU-bound work that cannot yield. */
+export function spin(ms: number): number {
+  const end = performance.now() + ms;
+  let n = 0;
+  while (performance.now() < end) n++;
+  return n;
+}
+
+const DATA = new Int32Array(50_000);
+for (let i = 0; i < DATA.length; i++) DATA[i] = (i * 2654435761) | 0;
+
+/** Sums 5e4 int32s: about 40 us of work on V8, less on Bun. */
+export function small(seed: number): number {
+  const d = DATA;
+  let s = seed | 0;
+  for (let i = 0; i < d.length; i++) s = (s + d[i]) | 0;
+  return s;
+}
+
+const TASKS = 20_000;
+const MAP_N = 1_000_000;
+const IMAP_N = 10_000;
+const CPU_TASKS = 64;
+const CPU_MS = 20;
+const SMALL_TASKS = 20_000;
+const here = (file: string) => new URL(file, import.meta.url);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const nowNs = () => performance.now() * 1e6;
+
+type Group = "tasks" | "map" | "imap" | "cpu" | "small" | "start";
+
+interface Case {
+  group: Group;
+  method: StartMethod | "inline";
+  impl: string;
+  /** Units of work per sample (tasks, items); 0 for latency cases. */
+  work: number;
+  open(): Promise<void>;
+  /** Runs one sample; returns its duration in ns. */
+  sample(): Promise<number>;
+  close(): Promise<void>;
+}
+
+function multiprocCase(group: Group, method: StartMethod, work: number, body: (pool: Pool) => Promise<unknown>): Case {
+  let pool: Pool | undefined;
+  return {
+    group,
+    method,
+    impl: "multiproc",
+    work,
+    async open() {
+      pool = new Pool(2, { context: method });
+      await pool.map(echo, [1, 2, 3, 4], 1); // both workers up and warm
+    },
+    async sample() {
+      const t0 = nowNs();
+      await body(pool!);
+      return nowNs() - t0;
+    },
+    async close() {
+      pool!.terminate();
+      await pool!.join();
+    },
+  };
+}
+
+function inlineCase(group: Group, body: () => void): Case {
+  return {
+    group,
+    method: "inline",
+    impl: "inline, one thread",
+    work: 0,
+    async open() {},
+    sample() {
+      const t0 = nowNs();
+      body();
+      return Promise.resolve(nowNs() - t0);
+    },
+    async close() {},
+  };
+}
+
+// The ceiling: two bare workers, one message per task, round robin.
+function rawTasksCase(): Case {
+  let workers: Worker[] = [];
+  return {
+    group: "tasks",
+    method: "thread",
+    impl: "raw worker_threads",
+    work: TASKS,
+    async open() {
+      workers = [0, 1].map(() => new Worker(here("./raw/echo_worker.mjs"), { execArgv: [] }));
+    },
+    async sample() {
+      const t0 = nowNs();
+      await new Promise<void>((resolve) => {
+        let left = TASKS;
+        const done = () => --left === 0 && resolve();
+        for (const w of workers) w.on("message", done);
+        for (let i = 0; i < TASKS; i++) workers[i & 1].postMessage(i);
+      });
+      for (const w of workers) w.removeAllListeners("message");
+      return nowNs() - t0;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+// A peer pool: created by `make`, tasks submitted by `run`, ended by `end`.
+function peerCase(impl: string, make: () => Promise<unknown>, run: (pool: never, i: number) => Promise<unknown>, end: (pool: never) => Promise<unknown>): Case {
+  let pool: unknown;
+  return {
+    group: "tasks",
+    method: "thread",
+    impl,
+    work: TASKS,
+    async open() {
+      pool = await make();
+      await Promise.all([1, 2, 3, 4].map((i) => run(pool as never, i)));
+    },
+    async sample() {
+      const t0 = nowNs();
+      const all: Promise<unknown>[] = new Array(TASKS);
+      for (let i = 0; i < TASKS; i++) all[i] = run(pool as never, i);
+      await Promise.all(all);
+      return nowNs() - t0;
+    },
+    async close() {
+      await end(pool as never);
+    },
+  };
+}
+
+function peerCases(): Case[] {
+  const file = fileURLToPath(here("./peers/plain_worker.mjs"));
+  return [
+    peerCase("piscina", async () => {
+      const { Piscina } = await import("piscina");
+      return new Piscina({ filename: file, minThreads: 2, maxThreads: 2 });
+    }, (p: { run(x: number): Promise<unknown> }, i) => p.run(i), (p: { destroy(): Promise<void> }) => p.destroy()),
+    peerCase("tinypool", async () => {
+      const { Tinypool } = await import("tinypool");
+      return new Tinypool({ filename: file, minThreads: 2, maxThreads: 2 });
+    }, (p: { run(x: number): Promise<unknown> }, i) => p.run(i), (p: { destroy(): Promise<void> }) => p.destroy()),
+    peerCase("workerpool", async () => {
+      const workerpool = (await import("workerpool")).default;
+      return workerpool.pool(fileURLToPath(here("./peers/workerpool_worker.mjs")), { minWorkers: 2, maxWorkers: 2, workerType: "thread" });
+    }, (p: { exec(m: string, a: unknown[]): Promise<unknown> }, i) => p.exec("echo", [i]), (p: { terminate(): Promise<void> }) => p.terminate()),
+    peerCase("poolifier", async () => {
+      const { FixedThreadPool } = await import("poolifier");
+      return new FixedThreadPool(2, fileURLToPath(here("./peers/poolifier_worker.mjs")));
+    }, (p: { execute(x: number): Promise<unknown> }, i) => p.execute(i), (p: { destroy(): Promise<void> }) => p.destroy()),
+  ];
+}
+
+function startCase(method: StartMethod): Case {
+  return {
+    group: "start",
+    method,
+    impl: "multiproc",
+    work: 0,
+    async open() {},
+    async sample() {
+      const t0 = nowNs();
+      const pool = new Pool(2, { context: method });
+      await pool.apply(echo, [1]);
+      const t1 = nowNs();
+      pool.terminate();
+      await pool.join();
+      return t1 - t0;
+    },
+    async close() {},
+  };
+}
+
+function rawStartCase(method: StartMethod): Case {
+  return {
+    group: "start",
+    method,
+    impl: method === "thread" ? "raw worker_threads" : "raw spawn+ipc",
+    work: 0,
+    async open() {},
+    async sample() {
+      const t0 = nowNs();
+      if (method === "thread") {
+        // execArgv [] : a bare worker, without the TypeScript loader a Node
+        // parent under tsx would pass on (multiproc's workers load it).
+        const w = new Worker(here("./raw/worker.mjs"), { execArgv: [] });
+        await new Promise((resolve) => w.once("message", resolve));
+        const t1 = nowNs();
+        await w.terminate();
+        return t1 - t0;
+      }
+      const execArgs = runtime === "deno" ? ["run", "-A", "--quiet"] : [];
+      const child = spawn(process.execPath, [...execArgs, fileURLToPath(here("./raw/child.mjs"))], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        serialization: "advanced",
+      });
+      await new Promise((resolve) => child.once("message", resolve));
+      const t1 = nowNs();
+      await new Promise((resolve) => child.once("exit", resolve));
+      return t1 - t0;
+    },
+    async close() {},
+  };
+}
+
+function cases(): Case[] {
+  const list: Case[] = [];
+  for (const method of ["thread", "process"] as const) {
+    list.push(multiprocCase("tasks", method, TASKS, (pool) => {
+      const all: Promise<number>[] = new Array(TASKS);
+      for (let i = 0; i < TASKS; i++) all[i] = pool.apply(echo, [i]);
+      return Promise.all(all);
+    }));
+  }
+  list.push(rawTasksCase(), ...peerCases());
+  const mapInput = range(MAP_N);
+  const imapInput = range(IMAP_N);
+  for (const method of ["thread", "process"] as const) {
+    list.push(multiprocCase("map", method, MAP_N, (pool) => pool.map(square, mapInput)));
+    list.push(multiprocCase("imap", method, IMAP_N, async (pool) => {
+      for await (const _ of pool.imap(square, imapInput, 1)) { /* consume */ }
+    }));
+    list.push(multiprocCase("cpu", method, 0, (pool) => pool.map(spin, Array(CPU_TASKS).fill(CPU_MS), 1)));
+    list.push(multiprocCase("small", method, 0, (pool) => {
+      const all: Promise<number>[] = new Array(SMALL_TASKS);
+      for (let i = 0; i < SMALL_TASKS; i++) all[i] = pool.apply(small, [i]);
+      return Promise.all(all);
+    }));
+    list.push(rawStartCase(method), startCase(method));
+  }
+  list.push(inlineCase("cpu", () => {
+    for (let i = 0; i < CPU_TASKS; i++) spin(CPU_MS);
+  }));
+  list.push(inlineCase("small", () => {
+    for (let i = 0; i < SMALL_TASKS; i++) small(i);
+  }));
+  return list;
+}
+
+function runtimeLabel(): string {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (runtime === "deno") return `deno ${versions.deno ?? "?"}`;
+  if (runtime === "bun") return `bun ${versions.bun ?? "?"}`;
+  return `node ${process.versions.node}${process.execArgv.some((a) => /tsx/.test(a)) ? " + tsx" : ""}`;
+}
+
+interface Result {
+  group: Group;
+  method: string;
+  impl: string;
+  median_ms: number | null;
+  /** Work per second (tasks or items), for throughput cases. */
+  rate: number | null;
+  error?: string;
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes("--quick") || process.env.MULTIPROC_BENCH_QUICK === "1";
+  const mitata = await import("mitata");
+  const sampling = quick
+    ? { min_samples: 3, max_samples: 5, min_cpu_time: 1e6 }
+    : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
+  const label = runtimeLabel();
+  console.log(`multiproc pool benchmark on ${label}${quick ? " (quick)" : ""}`);
+  const results: Result[] = [];
+  // A peer that does not work on this runtime may hang instead of failing:
+  // each case gets a deadline, and a case past it is reported as an error.
+  const deadline = <T>(what: Promise<T>, ms: number): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      what,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
+    ]).finally(() => clearTimeout(timer));
+  };
+  const caseMs = quick ? 30_000 : 300_000;
+  for (const c of cases()) {
+    const name = `${c.group} ${c.method}: ${c.impl}`;
+    process.stderr.write(`BENCH_PROGRESS ${runtime}: ${name}\n`);
+    try {
+      await deadline(c.open(), caseMs);
+      try {
+        const stats = await deadline(mitata.measure(function* () {
+          yield { manual: () => c.sample() };
+        }, sampling), caseMs);
+        const ms = stats.p50 / 1e6;
+        results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
+      } finally {
+        await deadline(c.close(), 10_000).catch(() => {});
+      }
+    } catch (error) {
+      results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
+    }
+  }
+  // Speedups: inline time over pool time, for the CPU cases.
+  for (const r of results) {
+    if ((r.group === "cpu" || r.group === "small") && r.impl === "multiproc" && r.median_ms) {
+      const inline = results.find((x) => x.group === r.group && x.method === "inline");
+      r.rate = inline?.median_ms ? inline.median_ms / r.median_ms : null;
+    }
+  }
+  console.log("\ngroup   method   impl                      median ms      rate");
+  for (const r of results) {
+    const rate = r.rate === null ? "" : r.group === "cpu" || r.group === "small" ? `${r.rate.toFixed(2)}x` : `${Math.round(r.rate).toLocaleString("en")}/s`;
+    console.log(`${r.group.padEnd(7)} ${r.method.padEnd(8)} ${r.impl.padEnd(25)} ${(r.median_ms?.toFixed(1) ?? r.error ?? "").padStart(10)} ${rate.padStart(12)}`);
+  }
+  console.log(`BENCH_JSON ${JSON.stringify({ suite: "pool", runtime, label, quick, results })}`);
+}
+
+if (isMain(import.meta)) {
+  await main();
+  process.exit(0); // a peer pool that keeps a handle open must not hold the run
+}
