@@ -55,6 +55,15 @@ export function spin(): never {
   }
 }
 
+/** Busy for `ms` milliseconds without yielding; forever when ms < 0. */
+export function spinFor(ms: number): number {
+  const end = ms < 0 ? Infinity : performance.now() + ms;
+  while (performance.now() < end) {
+    // busy
+  }
+  return ms;
+}
+
 export function hog(): never {
   const keep: number[][] = [];
   for (;;) keep.push(new Array(1e6).fill(1.5));
@@ -303,6 +312,19 @@ test("abort: queued work is dropped, a busy loop is ended, the call rejects with
   assertEquals(await pool.apply(square, [2], { signal: already }).catch((e) => e), reason);
   const it = pool.imap(square, [1, 2, 3], { signal: already });
   assertEquals(await it.next().catch((e) => e), reason);
+});
+
+test("abort: an aborted task queued behind another on the same worker is ended too", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(square, [1]); // the worker is up
+  const controller = new AbortController();
+  // Both go to the one worker; the first ends by itself within the grace
+  // period, the second would spin forever.
+  const call = pool.starmap(spinFor, [[100], [-1]], { chunksize: 1, signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  controller.abort();
+  assertEquals((await call.catch((e) => e)).name, "AbortError");
+  assertEquals(await pool.apply(square, [6]), 36);
 });
 
 test("terminate() settles everything outstanding and ends the workers", async () => {

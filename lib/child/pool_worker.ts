@@ -11,7 +11,7 @@ import {
   type PoolWorkerInit,
   type TaskFailure,
   type TaskKind,
-  type TaskMessage,
+  type TaskList,
   type ToWorker,
 } from "../pool/protocol.ts";
 import type { ParentChannel } from "./channel.ts";
@@ -64,8 +64,7 @@ class Results {
  * of trivial tasks stays one tight loop); the first thenable a function
  * returns moves the rest of the chunk onto the async path.
  */
-function runTask(fn: Fn, task: TaskMessage): Outcome | Promise<Outcome> {
-  const [, , kind, payload] = task;
+function runTask(fn: Fn, kind: TaskKind, payload: unknown): Outcome | Promise<Outcome> {
   if (kind === 0) {
     try {
       const r = fn(...decodeValue(payload) as unknown[]);
@@ -142,7 +141,7 @@ export async function runPoolWorker(
   const send = (message: FromWorker) => channel.send(message);
   const fns = new Map<number, Promise<Fn>>();
   const loaded = new Map<number, Fn>();
-  const queue: TaskMessage[] = [];
+  const queue: TaskList = []; // flat: id, fnId, kind, payload, ...
   let head = 0;
   const cancelled = new Set<number>();
   let exiting = false;
@@ -187,21 +186,25 @@ export async function runPoolWorker(
   const drain = async () => {
     running = true;
     while (head < queue.length) {
-      const task = queue[head++];
-      const id = task[0];
+      const id = queue[head] as number;
+      const fnId = queue[head + 1] as number;
+      const kind = queue[head + 2] as TaskKind;
+      const payload = queue[head + 3];
+      queue[head + 3] = undefined; // let a big chunk go once it has run
+      head += 4;
       done++; // skipped tasks count too: the parent counts what it sent
       if (cancelled.delete(id)) {
         out.push(id, 2, null);
       } else {
         let result: Outcome | Promise<Outcome>;
-        const fn = loaded.get(task[1]);
+        const fn = loaded.get(fnId);
         if (fn) {
-          result = runTask(fn, task);
+          result = runTask(fn, kind, payload);
         } else {
           try {
-            const f = await fns.get(task[1])!;
-            loaded.set(task[1], f);
-            result = runTask(f, task);
+            const f = await fns.get(fnId)!;
+            loaded.set(fnId, f);
+            result = runTask(f, kind, payload);
           } catch (error) {
             result = [0, failure(0, [], error)]; // the function failed to load
           }
@@ -226,7 +229,8 @@ export async function runPoolWorker(
         loading.catch(() => {}); // reported by each task that uses it
         fns.set(fnId, loading);
       }
-      queue.push(...message[2]);
+      const tasks = message[2];
+      for (let i = 0; i < tasks.length; i++) queue.push(tasks[i]);
       if (!running) void drain();
     } else if (message[0] === "cancel") {
       for (const id of message[1]) cancelled.add(id);

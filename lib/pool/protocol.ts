@@ -15,17 +15,19 @@ export type TaskKind =
   | 2;
 
 /**
- * One task as it travels: id, function id, kind, payload. The payload is the
- * args array (kind 0), or the chunk's items: an array, or for kind 1 the
- * ArrayBuffer of a Float64Array when every item is a number (packNumbers).
- * A chunk's results come back the same way: an array, or packed numbers.
+ * Tasks travel flat, four slots each: id, function id, kind, payload (one
+ * array rather than one per task: cheaper to serialize and to collect).
+ * The payload is the args array (kind 0), or the chunk's items: an array,
+ * or for kind 1 the ArrayBuffer of a Float64Array when every item is a
+ * number (packNumbers). A chunk's results come back the same way: an array,
+ * or packed numbers.
  */
-export type TaskMessage = [id: number, fnId: number, kind: TaskKind, payload: unknown];
+export type TaskList = unknown[];
 
 /** Parent to worker. */
 export type ToWorker =
   /** Functions the worker has not seen yet, then tasks to run in order. */
-  | ["run", fns: Array<[number, FunctionRef]> | null, tasks: TaskMessage[]]
+  | ["run", fns: Array<[number, FunctionRef]> | null, tasks: TaskList]
   /** Skip these tasks if they have not started (their call was aborted). */
   | ["cancel", ids: number[]]
   /** Finish what you hold, then exit 0. */

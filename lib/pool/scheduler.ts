@@ -105,7 +105,6 @@ export class Scheduler {
 
   /** Drops chunks a call no longer wants; a worker stuck running one is ended after a grace period. */
   cancel(chunks: Iterable<Chunk>): void {
-    const byWorker = new Map<WorkerSlot, number[]>();
     const sent = new Set<Chunk>();
     for (const c of chunks) {
       if (c.state === "settled") continue;
@@ -117,21 +116,29 @@ export class Scheduler {
       for (const w of this.#workers) {
         const ids = w.inflight.filter((c) => sent.has(c)).map((c) => c.id);
         if (ids.length === 0) continue;
-        byWorker.set(w, ids);
         w.handle.send(["cancel", ids]);
-        const running = w.inflight[0];
-        if (sent.has(running)) {
-          setTimeout(() => {
-            if (w.inflight[0] === running && w.exit === null) {
-              w.killedForAbort = true;
-              w.handle.kill();
-            }
-          }, ABORT_GRACE_MS).unref?.();
-        }
+        this.#watchCancelled(w);
       }
     }
     this.#updateRef();
     this.#scheduleDispatch();
+  }
+
+  // A worker running a cancelled chunk gets a grace period to finish it,
+  // then is ended (and replaced). Checked again after every answer: a
+  // worker running synchronous tasks back to back reads the "cancel"
+  // message only when it next idles, so a cancelled chunk queued behind
+  // the running one may start anyway.
+  #watchCancelled(w: WorkerSlot): void {
+    const running = w.inflight[0];
+    if (running === undefined || running.state !== "settled" || w.abortWatch === running) return;
+    w.abortWatch = running;
+    setTimeout(() => {
+      if (w.inflight[0] === running && w.exit === null) {
+        w.killedForAbort = true;
+        w.handle.kill();
+      }
+    }, ABORT_GRACE_MS).unref?.();
   }
 
   /** A call that may still submit chunks (imap reading its input) keeps the pool open. */
@@ -230,6 +237,7 @@ export class Scheduler {
         this.#settle(chunk, this.#result(chunk, flat[i + 1] as number, flat[i + 2]));
       }
       w.answered(flat.length / 3);
+      this.#watchCancelled(w);
       this.#afterAnswers(w);
     } else if (message[0] === "ready") {
       w.ready = true;

@@ -4,7 +4,7 @@
 // how many to send ahead.
 import type { ChildHandle, ExitInfo } from "../runtime/types.ts";
 import type { FunctionRef } from "../transport/functions.ts";
-import type { TaskKind, ToWorker } from "./protocol.ts";
+import type { TaskKind, TaskList, ToWorker } from "./protocol.ts";
 
 /** Whoever waits for a chunk: a call of the pool (apply, map, imap...). */
 export interface ChunkOwner {
@@ -60,6 +60,8 @@ export class WorkerSlot {
   exit: ExitInfo | null = null;
   /** Killed by the pool to stop an aborted task. */
   killedForAbort = false;
+  /** The cancelled chunk whose grace period is running, if any. */
+  abortWatch: Chunk | null = null;
   #exitRequested = false;
   #msPerTask = Number.NaN;
   #busySince = 0;
@@ -80,11 +82,16 @@ export class WorkerSlot {
   sendTasks(chunks: Chunk[], fnRef: (id: number) => FunctionRef): void {
     const fns: Array<[number, FunctionRef]> = [];
     const transfer: Transferable[] = [];
-    const tasks = chunks.map((c): [number, number, TaskKind, unknown] => {
+    const tasks: TaskList = new Array(chunks.length * 4);
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i];
       if (!this.knownFns.has(c.fnId) && !fns.some(([id]) => id === c.fnId)) fns.push([c.fnId, fnRef(c.fnId)]);
       if (c.transfer) transfer.push(...c.transfer);
-      return [c.id, c.fnId, c.kind, c.payload];
-    });
+      tasks[i * 4] = c.id;
+      tasks[i * 4 + 1] = c.fnId;
+      tasks[i * 4 + 2] = c.kind;
+      tasks[i * 4 + 3] = c.payload;
+    }
     const message: ToWorker = ["run", fns.length > 0 ? fns : null, tasks];
     this.handle.send(message, transfer.length > 0 ? transfer : undefined);
     for (const [id] of fns) this.knownFns.add(id);
