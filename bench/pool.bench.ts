@@ -6,7 +6,7 @@
 //   node --import tsx bench/pool.bench.ts [--quick]
 //   node bench/pool.bench.ts [--quick]                  (Node 24)
 //   deno run -A bench/pool.bench.ts [--quick]
-//   bun run bench/pool.bench.ts [--quick]
+//   bun run bench/pool.bench.ts [--quick] [--only tasks,map,imap,cpu,small,start]
 //
 // Or all runtimes plus CPython (bench/python/pool.py) in one table of
 // ratios: `node scripts/bench.mjs --suite pool`.
@@ -19,7 +19,7 @@
 // - imap:   imap(square, 1e4 ints, chunksize 1), items/s.
 // - cpu:    64 tasks of a 20 ms busy loop; the speedup over running them
 //           inline, one after the other, in this thread.
-// - small:  20k small CPU tasks (summing 5e4 int32s, ~40 us each), submitted
+// - small:  20k small CPU tasks (35k integer multiply-adds, ~40 us), submitted
 //           at once; the speedup over running them inline.
 // - start:  from new Pool(2) to the first result (a cold pool each sample), ms;
 //           raw: a bare worker thread or child process to its first message.
@@ -47,14 +47,10 @@ export function spin(ms: number): number {
   return n;
 }
 
-const DATA = new Int32Array(50_000);
-for (let i = 0; i < DATA.length; i++) DATA[i] = (i * 2654435761) | 0;
-
-/** Sums 5e4 int32s: about 40 us of work on V8, less on Bun. */
+/** About 40 us of integer arithmetic on V8 (pure compute: no memory to share). */
 export function small(seed: number): number {
-  const d = DATA;
   let s = seed | 0;
-  for (let i = 0; i < d.length; i++) s = (s + d[i]) | 0;
+  for (let i = 0; i < 35_000; i++) s = (Math.imul(s, 31) + i) | 0;
   return s;
 }
 
@@ -318,7 +314,10 @@ async function main(): Promise<void> {
     ]).finally(() => clearTimeout(timer));
   };
   const caseMs = quick ? 30_000 : 300_000;
-  for (const c of cases()) {
+  // --only small,map: just those groups (to look into one case).
+  const onlyArg = process.argv.indexOf("--only");
+  const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(",") : undefined;
+  for (const c of cases().filter((c) => !only || only.includes(c.group))) {
     const name = `${c.group} ${c.method}: ${c.impl}`;
     process.stderr.write(`BENCH_PROGRESS ${runtime}: ${name}\n`);
     try {

@@ -327,7 +327,7 @@ const POOL_TEXT = {
   map: "map(square, 1e6), items/s",
   imap: "imap(square, 1e4, 1), items/s",
   cpu: "64 x 20 ms CPU tasks, speedup",
-  small: "20k x ~40 us CPU tasks (sum 5e4 int32s), speedup",
+  small: "20k x ~40 us CPU tasks, speedup",
   start: "new Pool(2) -> first result, ms",
 };
 const PEERS = ["piscina", "tinypool", "workerpool", "poolifier"];
