@@ -2,8 +2,9 @@
  * multiproc: Python's `multiprocessing` for TypeScript on Node, Deno and Bun.
  *
  * Start a function in another process or worker thread, wait for it, read
- * its exit code; the names and behaviour follow Python's module, in
- * camelCase, with promises and milliseconds.
+ * its exit code; spread work over a pool of workers; the names and
+ * behaviour follow Python's module, in camelCase, with promises and
+ * milliseconds.
  *
  * @example Two processes squaring numbers
  * ```ts ignore
@@ -18,6 +19,21 @@
  *   for (const p of ps) p.start();
  *   for (const p of ps) await p.join();
  *   console.log("All processes finished.");
+ * }
+ * ```
+ *
+ * @example A pool of four workers
+ * ```ts ignore
+ * import { isMain, Pool } from "multiproc";
+ *
+ * export function cube(x: number): number {
+ *   return x * x * x;
+ * }
+ *
+ * if (isMain(import.meta)) {
+ *   await using pool = new Pool(4);
+ *   console.log(await pool.map(cube, [0, 1, 2, 3])); // [0, 1, 8, 27]
+ *   for await (const y of pool.imap(cube, [4, 5])) console.log(y); // 64, then 125
  * }
  * ```
  *
