@@ -7,7 +7,7 @@ import type { ChildHandle, ExitInfo, StartMethod } from "./runtime/types.ts";
 import { checkStartMethod, getStartMethod } from "./context.ts";
 import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
-import type { ProcessInit } from "./child/bootstrap.ts";
+import type { ProcessInit } from "./child/run.ts";
 
 /**
  * What a Process runs and how it is known.

@@ -5,7 +5,7 @@
 import process from "node:process";
 import { getHost } from "../lib/runtime/host.ts";
 import type { ChildHandle, StartMethod } from "../lib/runtime/types.ts";
-import type { ProcessInit } from "../lib/child/bootstrap.ts";
+import type { ProcessInit } from "../lib/child/run.ts";
 import { parentChannel } from "../lib/child/channel.ts";
 import { resolveFunction } from "../lib/transport/functions.ts";
 import { encodeValue } from "../lib/transport/values.ts";
