@@ -426,7 +426,7 @@ export class Pool {
       kind: 1,
       chunksize: size,
       ordered,
-      window: Math.max(4 * this.#processes, Math.ceil(WINDOW_ITEMS_PER_WORKER * this.#processes / size)),
+      windowItems: Math.max(4 * this.#processes * size, WINDOW_ITEMS_PER_WORKER * this.#processes),
       signal: options.signal,
     }, iterable as PoolIterable<unknown>);
   }

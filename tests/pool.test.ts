@@ -36,6 +36,12 @@ export function failAt(x: number, bad: number[]): number {
   return x;
 }
 
+/** Takes [x, bad]: returns x, throws at bad. */
+export function failAbove([x, bad]: [number, number]): number {
+  if (x === bad) throw new RangeError(`bad item ${x}`);
+  return x;
+}
+
 export async function later<T>(value: T, ms: number): Promise<T> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   return value;
@@ -198,6 +204,29 @@ test("property: errors at random positions reject with the first error by positi
     { numRuns: 20 },
   );
   assertEquals(await pool.map(square, [3]), [9]);
+});
+
+test("property: imap over long inputs (fast items travel coalesced) keeps order, results and error positions", async () => {
+  await using pool = new Pool(2);
+  const n = 6000;
+  const xs = Array.from({ length: n }, (_, i) => i);
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 0, max: n - 1 }), fc.boolean(), async (bad, ordered) => {
+      const seen: number[] = [];
+      const iterate = ordered ? pool.imap(tag, xs, 1) : pool.imapUnordered(square, xs);
+      for await (const r of iterate) seen.push(r as number);
+      if (ordered) seen.forEach((v, i) => (seen[i] = v / 2)); // tag doubles numbers
+      if (ordered) assertEquals(seen, xs);
+      else assertEquals(seen.sort((a, b) => a - b), xs.map(square).sort((a, b) => a - b));
+      const prefix: number[] = [];
+      const error = await assertRejects(async () => {
+        for await (const r of pool.imap(failAbove, xs.map((x) => [x, bad] as [number, number]), 1)) prefix.push(r);
+      }, RangeError);
+      assertEquals(error.message, `bad item ${bad}`);
+      assertEquals(prefix, xs.slice(0, bad));
+    }),
+    { numRuns: 6 },
+  );
 });
 
 test("errors keep their class, message, cause and properties; the pool goes on", async () => {

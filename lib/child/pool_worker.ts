@@ -168,7 +168,7 @@ export async function runPoolWorker(
     try {
       // Packed results move to a parent thread instead of being copied.
       let transfer: ArrayBuffer[] | undefined;
-      for (let i = 2; i < batch.length; i += 3) {
+      for (let i = 2; i < batch.length; i += 4) {
         const v = batch[i];
         if (v instanceof ArrayBuffer) (transfer ??= []).push(v);
       }
@@ -176,7 +176,7 @@ export async function runPoolWorker(
     } catch {
       // A result the walk let through but the channel refused (a host
       // object): find it by cloning each, and send it as that task's error.
-      for (let i = 0; i < batch.length; i += 3) {
+      for (let i = 0; i < batch.length; i += 4) {
         [batch[i + 1], batch[i + 2]] = encodeOutcome(batch[i + 1] as 0 | 1, decodeValue(batch[i + 2]), true);
       }
       send(["done", batch]);
@@ -194,9 +194,10 @@ export async function runPoolWorker(
       head += 4;
       done++; // skipped tasks count too: the parent counts what it sent
       if (cancelled.delete(id)) {
-        out.push(id, 2, null);
+        out.push(id, 2, null, 0);
       } else {
         let result: Outcome | Promise<Outcome>;
+        const started = performance.now();
         const fn = loaded.get(fnId);
         if (fn) {
           result = runTask(fn, kind, payload);
@@ -210,9 +211,10 @@ export async function runPoolWorker(
           }
         }
         if (result instanceof Promise) result = await result;
-        out.push(id, ...encodeOutcome(result[0], result[1], verify));
+        const [outcome, value] = encodeOutcome(result[0], result[1], verify);
+        out.push(id, outcome, value, performance.now() - started);
       }
-      if (out.length >= FLUSH_COUNT * 3 || performance.now() - lastFlush >= FLUSH_MS) flush();
+      if (out.length >= FLUSH_COUNT * 4 || performance.now() - lastFlush >= FLUSH_MS) flush();
     }
     queue.length = head = 0;
     flush();

@@ -1,8 +1,15 @@
 // imap and imapUnordered: an async iterator that reads its input lazily and
-// keeps at most `window` chunks between reading and yielding, so an endless
-// input (or a slow consumer) runs in bounded memory. A failing task ends the
-// iteration at its position, after the results before it; so does an error
-// thrown by the input itself, or an input item that cannot cross.
+// keeps at most `windowItems` items between reading and yielding, so an
+// endless input (or a slow consumer) runs in bounded memory. A failing task
+// ends the iteration at its position, after the results before it; so does
+// an error thrown by the input itself, or an input item that cannot cross.
+//
+// With chunksize 1 (the default) and a function that proves fast (the
+// workers report how long each chunk ran), adjacent items of a synchronous
+// input travel together, up to about COALESCE_MS of work per message: the
+// per-item results and the position of an error are the same, and a message
+// of 0.25 ms of work cannot unbalance the workers. Python's chunksize is a
+// performance hint too; slow functions still go one item per task.
 import type { TaskKind } from "./protocol.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Chunk, ChunkOwner, ChunkResult } from "./worker.ts";
@@ -10,13 +17,18 @@ import { encodeItems } from "./calls.ts";
 
 type Input = Iterator<unknown> | AsyncIterator<unknown>;
 
+/** Coalesced chunksize-1 items carry about this much work per chunk. */
+const COALESCE_MS = 0.25;
+const MAX_COALESCE = 64;
+
 /** Options of one imap call, checked by the Pool. */
 export interface ImapSetup {
   readonly fnId: number;
   readonly kind: 1 | 2;
   readonly chunksize: number;
   readonly ordered: boolean;
-  readonly window: number;
+  /** At most this many items read and not yet yielded. */
+  readonly windowItems: number;
   readonly signal: AbortSignal | undefined;
 }
 
@@ -30,11 +42,15 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
   #reading = false;
   #nextSeq = 0;
   #nextItem = 0;
-  /** Chunks read and not yet yielded in full: what the window bounds. */
+  /** Items read and not yet yielded: what the window bounds. */
   #unconsumed = 0;
+  /** Items per chunk, by sequence number, while the chunk is unconsumed. */
+  #counts = new Map<number, number>();
+  /** How long one item takes in a worker (EWMA), once known. */
+  #msPerItem = Number.NaN;
   #outstanding = new Map<number, Chunk>();
   #ordered = new Map<number, ChunkResult>();
-  #completed: ChunkResult[] = [];
+  #completed: Array<[number, ChunkResult]> = [];
   #nextYield = 0;
   #buffer: ArrayLike<unknown> = [];
   #bufferAt = 0;
@@ -89,21 +105,34 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
 
   settle(chunk: Chunk, result: ChunkResult): void {
     if (!this.#outstanding.delete(chunk.seq)) return;
+    if (result.ms !== undefined) {
+      const per = result.ms / chunk.count;
+      this.#msPerItem = Number.isNaN(this.#msPerItem) ? per : this.#msPerItem * 0.7 + per * 0.3;
+    }
     if (this.#setup.ordered) this.#ordered.set(chunk.seq, result);
-    else this.#completed.push(result);
+    else this.#completed.push([chunk.seq, result]);
     this.#wake();
+  }
+
+  // Items per chunk on the wire: the caller's chunksize, or for chunksize 1
+  // and a synchronous input, as many fast items as make COALESCE_MS of work.
+  #wireSize(): number {
+    const { chunksize } = this.#setup;
+    if (chunksize !== 1 || this.#inputAsync || this.#sched.maxTasks > 0 || !(this.#msPerItem >= 0)) return chunksize;
+    return Math.max(1, Math.min(MAX_COALESCE, Math.floor(COALESCE_MS / Math.max(this.#msPerItem, 1e-4))));
   }
 
   // Reads input and submits chunks while the window has room.
   async #pump(): Promise<void> {
     if (this.#reading) return;
     this.#reading = true;
-    const { chunksize, kind, fnId, window } = this.#setup;
+    const { kind, fnId, windowItems } = this.#setup;
     try {
-      while (!this.#inputDone && !this.#finished && this.#unconsumed < window) {
+      while (!this.#inputDone && !this.#finished && this.#unconsumed < windowItems) {
         const items: unknown[] = [];
         let error: { error: unknown } | null = null;
-        while (items.length < chunksize) {
+        const size = Math.min(this.#wireSize(), Math.max(1, windowItems - this.#unconsumed));
+        while (items.length < size) {
           let step: IteratorResult<unknown>;
           try {
             step = this.#inputAsync ? await this.#input.next() : this.#input.next() as IteratorResult<unknown>;
@@ -130,7 +159,8 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
         if (items.length > 0) {
           const chunk = this.#sched.chunk(this, fnId, kind, payload, this.#nextSeq++, this.#nextItem, items.length);
           this.#nextItem += items.length;
-          this.#unconsumed++;
+          this.#unconsumed += items.length;
+          this.#counts.set(chunk.seq, items.length);
           this.#outstanding.set(chunk.seq, chunk);
           this.#sched.submit([chunk]);
         }
@@ -185,8 +215,8 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
         return failure;
       }
       if (this.#finished) return { done: true, value: undefined };
-      const result = this.#takeResult();
-      if (result === null) {
+      const taken = this.#takeResult();
+      if (taken === null) {
         if (this.#inputError && this.#atInputError()) {
           this.#failure = { error: this.#inputError.error };
           continue;
@@ -197,8 +227,12 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
         }
         return null;
       }
-      this.#unconsumed--;
-      void this.#pump();
+      const [seq, result] = taken;
+      this.#unconsumed -= this.#counts.get(seq) ?? 0;
+      this.#counts.delete(seq);
+      // Refill once half the window is free: many chunks submitted together
+      // go out as one message per worker, not one message per chunk.
+      if (this.#unconsumed <= this.#setup.windowItems / 2) void this.#pump();
       if (result.ok) {
         this.#buffer = result.value as ArrayLike<unknown>; // a Float64Array when packed
       } else {
@@ -209,12 +243,14 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
     }
   }
 
-  #takeResult(): ChunkResult | null {
+  #takeResult(): [number, ChunkResult] | null {
     if (!this.#setup.ordered) return this.#completed.shift() ?? null;
-    const result = this.#ordered.get(this.#nextYield);
+    const seq = this.#nextYield;
+    const result = this.#ordered.get(seq);
     if (result === undefined) return null;
-    this.#ordered.delete(this.#nextYield++);
-    return result;
+    this.#ordered.delete(seq);
+    this.#nextYield++;
+    return [seq, result];
   }
 
   // Every chunk before the input error has been yielded.

@@ -47,7 +47,7 @@ export interface TaskFailure {
 export type FromWorker =
   /** The initializer ran; send work. */
   | ["ready"]
-  /** Finished tasks, in the order they were sent: id, outcome, value, id, ... */
+  /** Finished tasks, in the order they were sent: id, outcome, value, ms it ran, id, ... */
   | ["done", flat: unknown[]]
   /** The initializer failed, or an error escaped a task (a timer, a stray promise). */
   | ["crash", error: unknown, phase: "init" | "run"];

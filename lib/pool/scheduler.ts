@@ -37,6 +37,8 @@ export class Scheduler {
   readonly processes: number;
   /** Clone every payload before sending: Deno's IPC breaks after a failed send. */
   readonly verifySends: boolean;
+  /** Workers retire after this many tasks (maxtasksperchild); 0 for never. */
+  readonly maxTasks: number;
   #options: SchedulerOptions;
   #queue: Chunk[] = [];
   #head = 0;
@@ -61,6 +63,7 @@ export class Scheduler {
     this.#options = options;
     this.processes = options.processes;
     this.verifySends = options.method === "process" && getHost().runtime === "deno";
+    this.maxTasks = options.maxTasks;
     this.#allExited = new Promise((resolve) => (this.#resolveAllExited = resolve));
     for (let i = 0; i < options.processes; i++) this.#spawn(i === 0);
     this.#updateRef();
@@ -230,13 +233,13 @@ export class Scheduler {
   #onMessage(w: WorkerSlot, message: FromWorker): void {
     if (message[0] === "done") {
       const flat = message[1];
-      for (let i = 0; i < flat.length; i += 3) {
+      for (let i = 0; i < flat.length; i += 4) {
         const chunk = w.inflight.shift();
         if (!chunk || chunk.id !== flat[i]) throw new Error(`multiproc pool: ${w.name} answered out of order`);
         if (chunk.state !== "sent") continue; // cancelled meanwhile
-        this.#settle(chunk, this.#result(chunk, flat[i + 1] as number, flat[i + 2]));
+        this.#settle(chunk, this.#result(chunk, flat[i + 1] as number, flat[i + 2], flat[i + 3] as number));
       }
-      w.answered(flat.length / 3);
+      w.answered(flat.length / 4);
       this.#watchCancelled(w);
       this.#afterAnswers(w);
     } else if (message[0] === "ready") {
@@ -250,12 +253,13 @@ export class Scheduler {
   }
 
   // A map chunk's numeric results stay packed: the call reads them by index.
-  #result(chunk: Chunk, outcome: number, value: unknown): ChunkResult {
+  #result(chunk: Chunk, outcome: number, value: unknown, ms: number): ChunkResult {
     if (outcome === 1) {
-      return { ok: true, value: chunk.kind !== 0 && value instanceof ArrayBuffer ? new Float64Array(value) : decodeValue(value) };
+      const v = chunk.kind !== 0 && value instanceof ArrayBuffer ? new Float64Array(value) : decodeValue(value);
+      return { ok: true, value: v, ms };
     }
     const f = decodeValue(value) as TaskFailure;
-    return { ok: false, index: f.index, partial: f.partial as unknown[], error: f.error };
+    return { ok: false, index: f.index, partial: f.partial as unknown[], error: f.error, ms };
   }
 
   #afterAnswers(w: WorkerSlot): void {

@@ -12,10 +12,13 @@ export interface ChunkOwner {
   settle(chunk: Chunk, result: ChunkResult): void;
 }
 
-/** A finished chunk: the function's value (apply) or values (map), or the failure. */
+/**
+ * A finished chunk: the function's value (apply) or values (map), or the
+ * failure; `ms` is how long the worker ran it, when it did.
+ */
 export type ChunkResult =
-  | { readonly ok: true; readonly value: unknown }
-  | { readonly ok: false; readonly index: number; readonly partial: unknown[]; readonly error: unknown };
+  | { readonly ok: true; readonly value: unknown; readonly ms?: number }
+  | { readonly ok: false; readonly index: number; readonly partial: unknown[]; readonly error: unknown; readonly ms?: number };
 
 /** A unit of work: one apply, or one chunk of a map. */
 export interface Chunk {
