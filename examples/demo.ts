@@ -1,9 +1,10 @@
 // A short tour of multiproc, run by `npm run demo`: the runtime and its start
-// methods, children under both start methods, exit codes, and timings.
+// methods, children under both start methods, exit codes, a pool, and timings.
 //
 // Run it: npx tsx examples/demo.ts | deno run -A examples/demo.ts | bun run examples/demo.ts
+import process from "node:process";
 import { cpuCount, currentProcess, getAllStartMethods, getContext, getStartMethod, isMain } from "../mod.ts";
-import { parentProcess, Process, runtime } from "../mod.ts";
+import { parentProcess, Pool, Process, runtime, WorkerLostError } from "../mod.ts";
 
 /** Says hello from the child, naming its parent. */
 export function hello(): void {
@@ -19,6 +20,22 @@ export function fail(): void {
 /** Never ends by itself: a child lives until its target's promise settles. */
 export function runForever(): Promise<never> {
   return new Promise(() => setInterval(() => {}, 1000));
+}
+
+/** CPU-bound: counts the primes below n, the slow way. */
+export function countPrimes(n: number): number {
+  let count = 0;
+  for (let k = 2; k < n; k++) {
+    let prime = true;
+    for (let d = 2; d * d <= k; d++) if (k % d === 0) (prime = false);
+    if (prime) count++;
+  }
+  return count;
+}
+
+/** Ends its worker, as a crash would. */
+export function crash(): never {
+  process.exit(7);
 }
 
 /** Starts `p` and waits for it, at most `timeout` ms. */
@@ -55,5 +72,23 @@ if (isMain(import.meta)) {
   forever.terminate();
   await forever.join();
   console.log(`  after terminate()  -> exitCode ${forever.exitCode}`);
+
+  console.log("\na pool of 2 workers:");
+  {
+    await using pool = new Pool(2);
+    const inputs = Array(8).fill(150_000);
+    countPrimes(inputs[0]); // warm up the JIT, so that the inline timing is fair
+    let t = performance.now();
+    inputs.map(countPrimes);
+    const serial = performance.now() - t;
+    t = performance.now();
+    const counts = await pool.map(countPrimes, inputs, 1);
+    const parallel = performance.now() - t;
+    console.log(`  map(countPrimes) x8 -> ${counts[0]} primes each; ${serial.toFixed(0)} ms inline, ` +
+      `${parallel.toFixed(0)} ms on the pool (${(serial / parallel).toFixed(2)}x)`);
+    const error = await pool.apply(crash).catch((e) => e);
+    console.log(`  a worker that dies  -> ${error instanceof WorkerLostError ? "WorkerLostError" : error}, exit code ${error.exitCode}`);
+    console.log(`  and the pool goes on: ${await pool.apply((a: number, b: number) => a * b, [6, 7])}`);
+  }
   console.log(`\ndone in ${since(t0)}`);
 }
