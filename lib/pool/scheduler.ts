@@ -9,7 +9,7 @@
 //    their error, instead of being respawned forever as in Python.
 import { ProcessError, SerializationError, WorkerLostError } from "../errors.ts";
 import { getHost } from "../runtime/host.ts";
-import type { StartMethod } from "../runtime/types.ts";
+import type { ExitInfo, StartMethod } from "../runtime/types.ts";
 import { type FunctionRef, resolveFunction } from "../transport/functions.ts";
 import { decodeValue } from "../transport/values.ts";
 import { state } from "../state.ts";
@@ -277,7 +277,7 @@ export class Scheduler {
     chunk.owner.settle(chunk, result);
   }
 
-  #onExit(w: WorkerSlot, info: { code: number | null; signal: string | null }): void {
+  #onExit(w: WorkerSlot, info: ExitInfo): void {
     w.exit = info;
     this.#workers.delete(w);
     const held = w.inflight.splice(0);
@@ -287,7 +287,7 @@ export class Scheduler {
       const error = new WorkerLostError(
         `Cannot finish the task: pool worker ${w.name} died (${describeExit(info)}) while running it; ` +
           `the pool replaced the worker and goes on with the other tasks`,
-        w.crash ? { cause: w.crash.error } : undefined,
+        w.crash ? { cause: w.crash.error } : info.error !== undefined ? { cause: info.error } : undefined,
       );
       error.exitCode = info.code;
       error.signal = info.signal;

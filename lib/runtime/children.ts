@@ -79,6 +79,7 @@ export class ThreadChild implements ChildHandle {
   readonly pid: number = process.pid;
   #worker: Worker;
   #endedBy: string | null = null;
+  #error: unknown = undefined;
 
   constructor(entry: URL, init: unknown, name: string, execArgv?: string[]) {
     const options = { workerData: init, name, ...(execArgv ? { execArgv } : {}) };
@@ -87,6 +88,7 @@ export class ThreadChild implements ChildHandle {
     // escaped it (the bootstrap failed to load, a timer threw later): print
     // it as a crashing process would, rather than crash the parent.
     this.#worker.on("error", (error) => {
+      this.#error = error;
       const text = error instanceof Error ? error.stack ?? String(error) : String(error);
       process.stderr.write(`Uncaught error in thread ${name}:\n${text}\n`);
     });
@@ -94,7 +96,8 @@ export class ThreadChild implements ChildHandle {
       this.#worker.once("exit", (code) => {
         // A thread has no signals: report the one Process asked for, so
         // terminate() and kill() read -15 and -9 as they do for processes.
-        const info = this.#endedBy ? { code: null, signal: this.#endedBy } : { code, signal: null };
+        const info: ExitInfo = this.#endedBy ? { code: null, signal: this.#endedBy } : { code, signal: null };
+        if (this.#error !== undefined) info.error = this.#error;
         void this.#outputEnded().then(() => resolve(info));
       });
     });

@@ -30,6 +30,8 @@ export interface ExitInfo {
   code: number | null;
   /** The signal name (`"SIGTERM"`, `"SIGKILL"`, ...) that ended it, else `null`. */
   signal: string | null;
+  /** An error that ended a thread from outside its code (out of memory), when the runtime reports one. */
+  error?: unknown;
 }
 
 /** What the seam needs to start a child. */
