@@ -305,6 +305,16 @@ test("the same inline function given again is sent to the workers once", async (
   for (let i = 0; i < 50; i++) assertEquals(await pool.apply((x: number) => x + 1, [i]), i + 1);
 });
 
+test("a task that kills its worker does not take the tasks finished before it down with it", async () => {
+  await using pool = new Pool(1);
+  await pool.apply(square, [1]); // the worker is up
+  // Both go to the one worker, back to back: spinFor finishes, then exitWith ends the worker.
+  const finished = pool.apply(spinFor, [0.5]);
+  const killer = pool.apply(exitWith, [5]);
+  assertEquals(await finished, 0.5);
+  assertEquals(((await killer.catch((e) => e)) as WorkerLostError).exitCode, 5);
+});
+
 test("a worker killed with SIGKILL mid-task: WorkerLostError naming the signal", async () => {
   await using pool = new Pool(2);
   const error = await assertRejects(() => pool.apply(killSelf), WorkerLostError);

@@ -19,6 +19,8 @@ import type { ParentChannel } from "./channel.ts";
 /** Results go back once this many are waiting, or once this long has passed. */
 const FLUSH_COUNT = 512;
 const FLUSH_MS = 2;
+/** A task that ran this long (ms) has its result sent at once. */
+const SOLO_MS = 0.1;
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -210,9 +212,18 @@ export async function runPoolWorker(
             result = [0, failure(0, [], error)]; // the function failed to load
           }
         }
-        if (result instanceof Promise) result = await result;
+        if (result instanceof Promise) {
+          flush(); // what is done goes back before waiting on this one
+          result = await result;
+        }
         const [outcome, value] = encodeOutcome(result[0], result[1], verify);
-        out.push(id, outcome, value, performance.now() - started);
+        const ms = performance.now() - started;
+        out.push(id, outcome, value, ms);
+        // A result waits for company only when its task was trivial: the
+        // parent learns of anything longer before the next task starts, so
+        // a later task that kills this worker cannot take finished ones
+        // down with it (they would be run again elsewhere).
+        if (ms >= SOLO_MS) flush();
       }
       if (out.length >= FLUSH_COUNT * 4 || performance.now() - lastFlush >= FLUSH_MS) flush();
     }

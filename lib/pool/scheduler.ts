@@ -422,7 +422,26 @@ export class Scheduler {
           this.#settle(c, { ok: false, index: 0, partial: [], error: e });
         }
       }
-      if (good.length > 0 && good.length < batch.length) w.sendTasks(good, (id) => this.#fnRefs[id]);
+      let unsent = good;
+      if (good.length > 0 && good.length < batch.length) {
+        try {
+          w.sendTasks(good, (id) => this.#fnRefs[id]);
+          unsent = [];
+        } catch {
+          // the channel itself fails: handled below
+        }
+      }
+      if (unsent.length > 0) {
+        // Every payload clones, yet the channel refuses: the channel is
+        // broken (its worker is going). Nothing is lost: the chunks go back
+        // to the front of the queue for the other workers, this worker gets
+        // no more, and a fresh one takes its place.
+        this.#queue.splice(this.#head, 0, ...unsent);
+        w.retiring = true;
+        w.requestExit();
+        this.#replaceMissing();
+        this.#scheduleDispatch();
+      }
     }
     if (this.#options.maxTasks > 0 && w.sent >= this.#options.maxTasks) w.retiring = true;
   }

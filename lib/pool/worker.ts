@@ -121,6 +121,10 @@ export class WorkerSlot {
     // is not ready yet is told when it says "ready".
     if (this.#exitRequested || !this.ready) return;
     this.#exitRequested = true;
-    this.handle.send(["exit"] satisfies ToWorker);
+    try {
+      this.handle.send(["exit"] satisfies ToWorker);
+    } catch {
+      this.handle.terminate(); // a channel that refuses a message: end it the other way
+    }
   }
 }
