@@ -131,7 +131,10 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
       while (!this.#inputDone && !this.#finished && this.#unconsumed < windowItems) {
         const items: unknown[] = [];
         let error: { error: unknown } | null = null;
-        const size = Math.min(this.#wireSize(), Math.max(1, windowItems - this.#unconsumed));
+        // The caller's chunks stay whole (as Python's); coalesced ones fill the window.
+        const size = this.#setup.chunksize !== 1
+          ? this.#setup.chunksize
+          : Math.min(this.#wireSize(), Math.max(1, windowItems - this.#unconsumed));
         while (items.length < size) {
           let step: IteratorResult<unknown>;
           try {
