@@ -128,3 +128,19 @@ export function isMain(meta: ImportMeta): boolean {
   if (typeof main === "boolean") return main;
   return meta.url === getHost().mainModuleUrl();
 }
+
+// Classes made by getContext() (ctx.Process, ctx.Pool), and the start method each uses.
+const boundClasses = new WeakMap<Function, StartMethod>();
+
+/** A subclass of `Base`, named like it, whose instances always use `method` (for getContext). */
+export function bindStartMethod<C extends abstract new (...args: never[]) => object>(Base: C, method: StartMethod): C {
+  const Bound = class extends (Base as unknown as new (...args: unknown[]) => object) {};
+  Object.defineProperty(Bound, "name", { value: Base.name });
+  boundClasses.set(Bound, method);
+  return Bound as unknown as C;
+}
+
+/** The start method an instance of `cls` uses: its bound one, else the default. */
+export function startMethodOf(cls: Function): StartMethod {
+  return boundClasses.get(cls) ?? getStartMethod();
+}

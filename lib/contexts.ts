@@ -1,7 +1,7 @@
 // getContext(): the constructors of one start method, as Python's contexts.
-import { bindProcessClass, Process, activeChildren, currentProcess, parentProcess } from "./process.ts";
-import { bindPoolClass, Pool } from "./pool.ts";
-import { checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./context.ts";
+import { activeChildren, currentProcess, parentProcess, Process } from "./process.ts";
+import { Pool } from "./pool.ts";
+import { bindStartMethod, checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./context.ts";
 
 /**
  * A start method's constructors and helpers (Python's context object).
@@ -38,8 +38,8 @@ const contexts = new Map<StartMethod, Context>();
 function makeContext(method: StartMethod): Context {
   return Object.freeze({
     startMethod: method,
-    Process: bindProcessClass(method),
-    Pool: bindPoolClass(method),
+    Process: bindStartMethod(Process, method),
+    Pool: bindStartMethod(Pool, method),
     getStartMethod: () => method,
     cpuCount,
     currentProcess,

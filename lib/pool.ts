@@ -3,9 +3,10 @@
 // workers, lib/pool/calls.ts and imap.ts turn calls into chunks, and
 // lib/child/pool_worker.ts runs them.
 import { ProcessError } from "./errors.ts";
-import { state } from "./state.ts";
-import { BOOTSTRAP_MESSAGE } from "./process.ts";
-import { checkStartMethod, cpuCount, getStartMethod, type StartMethod } from "./context.ts";
+import { checkMayStartChildren } from "./process.ts";
+import { checkStartMethod, cpuCount, type StartMethod, startMethodOf } from "./context.ts";
+import { checkPositiveInteger, checkSignal } from "./checks.ts";
+import { asArgs, checkInput, collect } from "./pool/input.ts";
 import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
 import { Scheduler } from "./pool/scheduler.ts";
@@ -92,60 +93,6 @@ export interface ApplyOptions {
  */
 export type PoolIterable<T> = Iterable<T> | AsyncIterable<T>;
 
-function checkInteger(value: unknown, what: string, name: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Cannot ${what}: ${name} must be an integer >= 1, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
-  }
-  return value;
-}
-
-function checkInput(iterable: unknown, what: string): void {
-  const it = iterable as Record<symbol, unknown> | null | undefined;
-  if (it == null || (typeof it[Symbol.iterator] !== "function" && typeof it[Symbol.asyncIterator] !== "function")) {
-    throw new TypeError(`Cannot ${what}: the input must be an array, an iterable or an async iterable, got ${it === null ? "null" : typeof it}`);
-  }
-}
-
-function checkSignal(signal: unknown, what: string): AbortSignal | undefined {
-  if (signal === undefined || signal === null) return undefined;
-  if (typeof signal !== "object" || typeof (signal as AbortSignal).addEventListener !== "function" || !("aborted" in signal)) {
-    throw new TypeError(`Cannot ${what}: signal must be an AbortSignal`);
-  }
-  return signal as AbortSignal;
-}
-
-async function collect<T>(iterable: PoolIterable<T>): Promise<T[]> {
-  if (Array.isArray(iterable)) return iterable;
-  const items: T[] = [];
-  if (typeof (iterable as AsyncIterable<T>)[Symbol.asyncIterator] === "function") {
-    for await (const item of iterable as AsyncIterable<T>) items.push(item);
-  } else {
-    for (const item of iterable as Iterable<T>) items.push(item);
-  }
-  return items;
-}
-
-function asArgs(items: unknown[]): unknown[][] {
-  return items.map((item, i) => {
-    if (Array.isArray(item)) return item;
-    if (item != null && typeof (item as Iterable<unknown>)[Symbol.iterator] === "function" && typeof item !== "string") {
-      return [...item as Iterable<unknown>];
-    }
-    throw new TypeError(`Cannot starmap: item ${i} must be an array of arguments, got ${item === null ? "null" : typeof item}`);
-  });
-}
-
-// Pool classes made by getContext(), and the start method each uses.
-const boundClasses = new WeakMap<Function, StartMethod>();
-
-/** Makes a Pool subclass that always uses `method` (for getContext). */
-export function bindPoolClass(method: StartMethod): typeof Pool {
-  const Bound = class extends Pool {};
-  Object.defineProperty(Bound, "name", { value: "Pool" });
-  boundClasses.set(Bound, method);
-  return Bound as unknown as typeof Pool;
-}
-
 /**
  * A pool of worker processes or threads running functions in parallel
  * (Python's `multiprocessing.Pool`). Results come back typed and in order;
@@ -185,22 +132,18 @@ export class Pool {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Cannot create a Pool: options must be an object like { initializer, initargs }, got ${String(options)}`);
     }
-    const n = processes === undefined || processes === null ? cpuCount() : checkInteger(processes, "create a Pool", "processes");
+    const n = processes === undefined || processes === null ? cpuCount() : checkPositiveInteger(processes, "create a Pool", "processes");
     const { initializer, initargs, maxtasksperchild, context } = options;
     if (initargs !== undefined && !Array.isArray(initargs)) {
       throw new TypeError(`Cannot create a Pool: initargs must be an array, got ${typeof initargs}`);
     }
     const maxTasks = maxtasksperchild === undefined || maxtasksperchild === null
       ? 0
-      : checkInteger(maxtasksperchild, "create a Pool", "maxtasksperchild");
+      : checkPositiveInteger(maxtasksperchild, "create a Pool", "maxtasksperchild");
     const method = context === undefined
-      ? boundClasses.get(this.constructor) ?? getStartMethod()
+      ? startMethodOf(this.constructor)
       : checkStartMethod(typeof context === "object" && context !== null ? context.startMethod : context, "create a Pool");
-    const s = state();
-    if (s.bootstrapping) throw new ProcessError(BOOTSTRAP_MESSAGE);
-    if (s.isChild && s.self.daemon) {
-      throw new ProcessError("Cannot create a Pool: daemonic processes (such as pool workers) are not allowed to have children");
-    }
+    checkMayStartChildren("create a Pool");
     this.#processes = n;
     this.#sched = new Scheduler({
       processes: n,
@@ -397,11 +340,11 @@ export class Pool {
     if (chunksize === undefined || chunksize === null) return {};
     if (typeof chunksize === "object") {
       return {
-        chunksize: chunksize.chunksize === undefined ? undefined : checkInteger(chunksize.chunksize, what, "chunksize"),
+        chunksize: chunksize.chunksize === undefined ? undefined : checkPositiveInteger(chunksize.chunksize, what, "chunksize"),
         signal: checkSignal(chunksize.signal, what),
       };
     }
-    return { chunksize: checkInteger(chunksize, what, "chunksize") };
+    return { chunksize: checkPositiveInteger(chunksize, what, "chunksize") };
   }
 
   async #map(fn: unknown, iterable: unknown, chunksize: number | MapOptions | undefined, kind: 1 | 2, what: string): Promise<unknown[]> {

@@ -4,7 +4,8 @@ import { ProcessError } from "./errors.ts";
 import { state } from "./state.ts";
 import { getHost } from "./runtime/host.ts";
 import type { ChildHandle, ExitInfo, StartMethod } from "./runtime/types.ts";
-import { checkStartMethod, getStartMethod } from "./context.ts";
+import { checkStartMethod, startMethodOf } from "./context.ts";
+import { checkTimeout } from "./checks.ts";
 import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
 import type { ProcessInit } from "./child/run.ts";
@@ -31,8 +32,7 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   daemon?: boolean;
 }
 
-/** Python's error for starting children while the main module is still being imported. */
-export const BOOTSTRAP_MESSAGE: string =
+const BOOTSTRAP_MESSAGE =
   "An attempt has been made to start a new process before the current process has finished " +
   "its bootstrapping phase. This probably means that the main module starts processes at its " +
   "top level, without the guard: wrap that code in `if (isMain(import.meta)) { ... }`.";
@@ -51,23 +51,39 @@ function installExitHook(): void {
   });
 }
 
-function checkTimeout(timeout: unknown, what: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new TypeError(`Cannot ${what}: timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
-  return timeout;
+/** Python's `_identity` for the next child of this process: [2] for its second child, [2, 1] below it. */
+export function nextChildIdentity(): number[] {
+  const s = state();
+  return [...s.self.identity, ++s.childCounter];
 }
 
-// Process classes made by getContext(), and the start method each uses.
-const boundClasses = new WeakMap<Function, StartMethod>();
+/** What every child is told of where it comes from: its parent, and the program's main module. */
+export function childOrigin(): { parent: { name: string; pid: number }; mainUrl: string | undefined } {
+  const s = state();
+  const host = getHost();
+  return { parent: { name: s.self.name, pid: host.pid }, mainUrl: s.mainUrl ?? host.mainModuleUrl() };
+}
 
-/** Makes a Process subclass that always uses `method` (for getContext). */
-export function bindProcessClass(method: StartMethod): typeof Process {
-  const Bound = class extends Process {};
-  Object.defineProperty(Bound, "name", { value: "Process" });
-  boundClasses.set(Bound, method);
-  return Bound as unknown as typeof Process;
+/** Starts a child through the seam; a refusal becomes ProcessError("Cannot start <what>: ..."). */
+export function spawnChild(method: StartMethod, init: unknown, name: string, what: string = name): ChildHandle {
+  try {
+    return getHost().spawn({ method, init, name });
+  } catch (error) {
+    throw new ProcessError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Throws what Python throws when this process may not start children: while
+ * a child still imports the main module (the bootstrapping phase, instead of
+ * forking without end), or in a daemonic process (such as a pool worker).
+ */
+export function checkMayStartChildren(what: string): void {
+  const s = state();
+  if (s.bootstrapping) throw new ProcessError(BOOTSTRAP_MESSAGE);
+  if (s.isChild && s.self.daemon) {
+    throw new ProcessError(`Cannot ${what}: daemonic processes are not allowed to have children`);
+  }
 }
 
 /**
@@ -129,7 +145,7 @@ export class Process<A extends unknown[] = unknown[]> {
       throw new TypeError(`Cannot create a Process: daemon must be a boolean, got ${typeof daemon}`);
     }
     const s = state();
-    this.#identity = [...s.self.identity, ++s.childCounter];
+    this.#identity = nextChildIdentity();
     this.#target = target;
     this.#args = args ?? [];
     this.#name = name ?? `Process-${this.#identity.join(":")}`;
@@ -193,35 +209,21 @@ export class Process<A extends unknown[] = unknown[]> {
   start(): void {
     this.#check("start");
     if (this.#handle) throw new ProcessError(`Cannot start ${this.#name}: a process can only be started once`);
-    const s = state();
-    if (s.bootstrapping) throw new ProcessError(BOOTSTRAP_MESSAGE);
-    if (s.isChild && s.self.daemon) {
-      throw new ProcessError(`Cannot start ${this.#name}: daemonic processes are not allowed to have children`);
-    }
-    const method = checkStartMethod(boundClasses.get(this.constructor) ?? getStartMethod(), `start ${this.#name}`);
+    checkMayStartChildren(`start ${this.#name}`);
+    const method = checkStartMethod(startMethodOf(this.constructor), `start ${this.#name}`);
     const fn = this.#target ? resolveFunction(this.#target, "the target") : null;
     const args = encodeValue(this.#args, "args", true);
-    const host = getHost();
     const init: ProcessInit = {
       kind: "process",
       name: this.#name,
       identity: this.#identity,
       daemon: this.#daemon,
       method,
-      parent: { name: s.self.name, pid: host.pid },
-      mainUrl: s.mainUrl ?? host.mainModuleUrl(),
+      ...childOrigin(),
       fn,
       args,
     };
-    let handle: ChildHandle;
-    try {
-      handle = host.spawn({ method, init, name: this.#name });
-    } catch (error) {
-      const hint = host.runtime === "deno" && method === "process"
-        ? " (run Deno with --allow-run, or use the thread start method)"
-        : "";
-      throw new ProcessError(`Cannot start ${this.#name}: ${(error as Error).message}${hint}`, { cause: error });
-    }
+    const handle = spawnChild(method, init, this.#name);
     this.#handle = handle;
     if (this.#daemon) handle.unref();
     active.add(this);

@@ -1,5 +1,6 @@
 // AsyncResult: what applyAsync, mapAsync and starmapAsync return, as Python's.
 import { ProcessError, TimeoutError } from "../errors.ts";
+import { checkTimeout } from "../checks.ts";
 
 /** Callbacks run with the outcome of an `...Async` call, as Python's. */
 export interface AsyncCallbacks<R> {
@@ -7,14 +8,6 @@ export interface AsyncCallbacks<R> {
   callback?: (result: R) => void;
   /** Called with the error once the call fails. */
   errorCallback?: (error: unknown) => void;
-}
-
-function checkTimeout(timeout: unknown, what: string): number | undefined {
-  if (timeout === undefined || timeout === null) return undefined;
-  if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new TypeError(`Cannot ${what}: timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
-  return timeout;
 }
 
 // A callback that throws is the caller's bug: let it surface as an uncaught

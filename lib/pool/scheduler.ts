@@ -10,9 +10,11 @@
 import { ProcessError, SerializationError, WorkerLostError } from "../errors.ts";
 import { getHost } from "../runtime/host.ts";
 import type { ExitInfo, StartMethod } from "../runtime/types.ts";
-import { type FunctionRef, resolveFunction } from "../transport/functions.ts";
+import type { FunctionRef } from "../transport/functions.ts";
+import { FunctionTable } from "./functions.ts";
+import { ChunkQueue } from "./queue.ts";
 import { decodeValue } from "../transport/values.ts";
-import { state } from "../state.ts";
+import { childOrigin, nextChildIdentity, spawnChild } from "../process.ts";
 import type { FromWorker, PoolWorkerInit, TaskFailure, TaskKind } from "./protocol.ts";
 import { type Chunk, type ChunkOwner, type ChunkResult, WorkerSlot } from "./worker.ts";
 
@@ -40,12 +42,9 @@ export class Scheduler {
   /** Workers retire after this many tasks (maxtasksperchild); 0 for never. */
   readonly maxTasks: number;
   #options: SchedulerOptions;
-  #queue: Chunk[] = [];
-  #head = 0;
+  #queue = new ChunkQueue();
   #workers = new Set<WorkerSlot>();
-  #fnIds = new WeakMap<Function, number>();
-  #fnRefs: FunctionRef[] = [];
-  #fnKeys = new Map<string, number>();
+  #functions = new FunctionTable();
   #nextChunk = 1;
   #phase: "running" | "closed" | "terminated" = "running";
   #broken: Error | null = null;
@@ -71,19 +70,7 @@ export class Scheduler {
 
   /** The id workers know `fn` by; throws the transport's TypeError for a function that cannot cross. */
   functionId(fn: unknown, role: string): number {
-    const known = typeof fn === "function" ? this.#fnIds.get(fn) : undefined;
-    if (known !== undefined) return known;
-    // An inline arrow is a new object on every call: the same source must
-    // not be sent (and compiled by the workers) again each time.
-    const ref = resolveFunction(fn, role);
-    const key = JSON.stringify(ref);
-    let id = this.#fnKeys.get(key);
-    if (id === undefined) {
-      id = this.#fnRefs.push(ref) - 1;
-      this.#fnKeys.set(key, id);
-    }
-    this.#fnIds.set(fn as Function, id);
-    return id;
+    return this.#functions.idOf(fn, role);
   }
 
   /** Makes a chunk ready to submit. */
@@ -99,7 +86,7 @@ export class Scheduler {
       for (const c of chunks) this.#settle(c, { ok: false, index: 0, partial: [], error: refusal }, false);
       return;
     }
-    for (const c of chunks) this.#queue.push(c);
+    this.#queue.push(chunks);
     this.#live += chunks.length;
     this.#updateRef();
     if (this.#phase === "closed") this.#replaceMissing();
@@ -166,9 +153,7 @@ export class Scheduler {
     if (this.#phase === "terminated") return;
     this.#phase = "terminated";
     const fail: ChunkResult = { ok: false, index: 0, partial: [], error: reason };
-    for (let i = this.#head; i < this.#queue.length; i++) this.#settle(this.#queue[i], fail);
-    this.#queue = [];
-    this.#head = 0;
+    for (const c of this.#queue.takeAll()) this.#settle(c, fail);
     for (const w of this.#workers) {
       for (const c of w.inflight) this.#settle(c, fail);
       w.handle.kill();
@@ -197,29 +182,14 @@ export class Scheduler {
   }
 
   #spawn(throwIfRefused = false): void {
-    const s = state();
-    const host = getHost();
-    const identity = [...s.self.identity, ++s.childCounter];
+    const identity = nextChildIdentity();
     const name = `PoolWorker-${identity.join(":")}`;
-    const init: PoolWorkerInit = {
-      kind: "pool-worker",
-      name,
-      identity,
-      method: this.#options.method,
-      parent: { name: s.self.name, pid: host.pid },
-      mainUrl: s.mainUrl ?? host.mainModuleUrl(),
-      initializer: this.#options.initializer,
-      initargs: this.#options.initargs,
-      maxTasks: this.#options.maxTasks,
-    };
+    const { method, initializer, initargs, maxTasks } = this.#options;
+    const init: PoolWorkerInit = { kind: "pool-worker", name, identity, method, ...childOrigin(), initializer, initargs, maxTasks };
     let worker: WorkerSlot;
     try {
-      worker = new WorkerSlot(name, host.spawn({ method: this.#options.method, init, name }));
-    } catch (error) {
-      const hint = host.runtime === "deno" && this.#options.method === "process"
-        ? " (run Deno with --allow-run, or use the thread start method)"
-        : "";
-      const failure = new ProcessError(`Cannot start pool worker ${name}: ${(error as Error).message}${hint}`, { cause: error });
+      worker = new WorkerSlot(name, spawnChild(method, init, name, `pool worker ${name}`));
+    } catch (failure) {
       if (throwIfRefused) throw failure;
       this.#startFailed(failure);
       return;
@@ -298,9 +268,7 @@ export class Scheduler {
     // What it held but had not started goes back to the front of the queue.
     const again = held.filter((c) => c.state === "sent");
     for (const c of again) c.state = "queued";
-    if (again.length > 0) {
-      this.#queue.splice(this.#head, 0, ...again);
-    }
+    this.#queue.pushFront(again);
     if (idle && w.crash?.phase === "run" && this.#phase !== "terminated") {
       // Nobody to tell: an error escaped a finished task (a timer, say).
       const e = w.crash.error;
@@ -329,9 +297,7 @@ export class Scheduler {
       { cause: error },
     );
     const fail: ChunkResult = { ok: false, index: 0, partial: [], error: this.#broken };
-    for (let i = this.#head; i < this.#queue.length; i++) this.#settle(this.#queue[i], fail);
-    this.#queue = [];
-    this.#head = 0;
+    for (const c of this.#queue.takeAll()) this.#settle(c, fail);
     this.#checkAllExited();
   }
 
@@ -346,7 +312,7 @@ export class Scheduler {
   }
 
   #hasWork(): boolean {
-    return this.#head < this.#queue.length || this.#openJobs > 0;
+    return !this.#queue.isEmpty || this.#openJobs > 0;
   }
 
   #checkAllExited(): void {
@@ -371,12 +337,7 @@ export class Scheduler {
     const max = this.#options.maxTasks;
     const open = [...this.#workers].filter((w) => w.ready && !w.retiring);
     const batches = new Map<WorkerSlot, Chunk[]>();
-    while (this.#head < this.#queue.length && open.length > 0) {
-      const chunk = this.#queue[this.#head];
-      if (chunk.state !== "queued") {
-        this.#head++;
-        continue;
-      }
+    for (let chunk = this.#queue.peek(); chunk && open.length > 0; chunk = this.#queue.peek()) {
       let best: WorkerSlot | undefined;
       let bestLoad = Infinity;
       for (const w of open) {
@@ -390,14 +351,10 @@ export class Scheduler {
         if (load < cap && allowed > 0 && load < bestLoad) (best = w, bestLoad = load);
       }
       if (!best) break;
-      this.#head++;
+      this.#queue.shift();
       const batch = batches.get(best) ?? [];
       batch.push(chunk);
       batches.set(best, batch);
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
     }
     for (const [w, batch] of batches) this.#send(w, batch);
     if (this.#phase === "closed" && !this.#hasWork()) {
@@ -407,7 +364,7 @@ export class Scheduler {
 
   #send(w: WorkerSlot, batch: Chunk[]): void {
     try {
-      w.sendTasks(batch, (id) => this.#fnRefs[id]);
+      w.sendTasks(batch, (id) => this.#functions.ref(id));
     } catch {
       // The channel refused the batch: a value the checks let through (a
       // host object). Find it by cloning each chunk; send the rest.
@@ -425,7 +382,7 @@ export class Scheduler {
       let unsent = good;
       if (good.length > 0 && good.length < batch.length) {
         try {
-          w.sendTasks(good, (id) => this.#fnRefs[id]);
+          w.sendTasks(good, (id) => this.#functions.ref(id));
           unsent = [];
         } catch {
           // the channel itself fails: handled below
@@ -436,7 +393,7 @@ export class Scheduler {
         // broken (its worker is going). Nothing is lost: the chunks go back
         // to the front of the queue for the other workers, this worker gets
         // no more, and a fresh one takes its place.
-        this.#queue.splice(this.#head, 0, ...unsent);
+        this.#queue.pushFront(unsent);
         w.retiring = true;
         w.requestExit();
         this.#replaceMissing();

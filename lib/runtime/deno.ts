@@ -37,7 +37,9 @@ export const denoSpecifics: RuntimeSpecifics = {
   processCommand(bootstrapPath) {
     // Checked here because a refused spawn only fails later, asynchronously.
     const run = deno().permissions.querySync({ name: "run", command: deno().execPath() } as { name: string });
-    if (run.state !== "granted") throw new Error(`Deno may not run "${deno().execPath()}"`);
+    if (run.state !== "granted") {
+      throw new Error(`Deno may not run "${deno().execPath()}" (run Deno with --allow-run, or use the thread start method)`);
+    }
     return {
       command: deno().execPath(),
       args: ["run", "--quiet", "--no-prompt", ...permissionFlags(), bootstrapPath],
