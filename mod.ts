@@ -66,6 +66,7 @@ export {
   type PoolIterable,
   type PoolOptions,
 } from "./lib/pool.ts";
+export { type GetOptions, JoinableQueue, type PutOptions, Queue, SimpleQueue } from "./lib/queue.ts";
 export { getContext, type Context } from "./lib/contexts.ts";
 export { task } from "./lib/transport/functions.ts";
 export {

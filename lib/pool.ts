@@ -149,7 +149,7 @@ export class Pool {
       processes: n,
       method,
       initializer: initializer === undefined ? null : resolveFunction(initializer, "the initializer"),
-      initargs: encodeValue(initargs ?? [], "initargs", true),
+      initargs: encodeValue(initargs ?? [], "initargs", true, method),
       maxTasks,
     });
   }

@@ -9,6 +9,8 @@ import { checkTimeout } from "./checks.ts";
 import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
 import type { ProcessInit } from "./child/run.ts";
+import { serveRequests } from "./queue/server.ts";
+import { reserveThreadSlot } from "./shared/lives.ts";
 
 /**
  * What a Process runs and how it is known.
@@ -67,7 +69,16 @@ export function childOrigin(): { parent: { name: string; pid: number }; mainUrl:
 /** Starts a child through the seam; a refusal becomes ProcessError("Cannot start <what>: ..."). */
 export function spawnChild(method: StartMethod, init: unknown, name: string, what: string = name): ChildHandle {
   try {
-    return getHost().spawn({ method, init, name });
+    if (method === "thread") {
+      // The thread's slot in the liveness table, freed when it ends.
+      const slot = reserveThreadSlot();
+      const handle = getHost().spawn({ method, init: { ...(init as object), lives: slot.init }, name });
+      void handle.exited.then(slot.exited);
+      return handle;
+    }
+    const handle = getHost().spawn({ method, init, name });
+    serveRequests(handle);
+    return handle;
   } catch (error) {
     throw new ProcessError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
   }
@@ -212,7 +223,7 @@ export class Process<A extends unknown[] = unknown[]> {
     checkMayStartChildren(`start ${this.#name}`);
     const method = checkStartMethod(startMethodOf(this.constructor), `start ${this.#name}`);
     const fn = this.#target ? resolveFunction(this.#target, "the target") : null;
-    const args = encodeValue(this.#args, "args", true);
+    const args = encodeValue(this.#args, "args", true, method);
     const init: ProcessInit = {
       kind: "process",
       name: this.#name,

@@ -1,7 +1,10 @@
 // The child's side of the seam: its message channel to the parent. The
 // bootstrap sets it up (IPC for a process, parentPort for a thread); code
 // running in the child (pool workers, queues) uses it through this module.
+// A child process also has a request line to its parent (fd 4): frames it
+// writes and answers it reads synchronously, for queues and shared state.
 import process from "node:process";
+import { readSync, writeSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
 
 /** Messages to and from the parent of this child. */
@@ -12,14 +15,41 @@ export interface ParentChannel {
   onMessage(listener: (message: unknown) => void): () => void;
 }
 
+/** The first element of a message for the queue client rather than the child's role. */
+export const SIDE_TAG = "\u0000side";
+
+/** A child process's blocking byte line to its parent. */
+export interface RequestLine {
+  /** Writes all of `bytes`, blocking while the parent is slow to read. */
+  write(bytes: Uint8Array): void;
+  /** Reads exactly `into.length` bytes, blocking until they come; false at end of file. */
+  readExactly(into: Uint8Array): boolean;
+}
+
+const REQUEST_FD = 4;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+let sideListener: ((message: unknown[]) => void) | null = null;
+
+function isSide(message: unknown): message is unknown[] {
+  return Array.isArray(message) && message[0] === SIDE_TAG;
+}
+
+function routed(listener: (message: unknown) => void): (message: unknown) => void {
+  return (message) => {
+    if (!isSide(message)) listener(message);
+  };
+}
+
 function processChannel(): ParentChannel {
   return {
     send(message) {
       process.send?.(message);
     },
     onMessage(listener) {
-      process.on("message", listener);
-      return () => void process.off("message", listener);
+      const l = routed(listener);
+      process.on("message", l);
+      return () => void process.off("message", l);
     },
   };
 }
@@ -30,21 +60,65 @@ function threadChannel(port: NonNullable<typeof parentPort>): ParentChannel {
       port.postMessage(message, transfer as never);
     },
     onMessage(listener) {
-      port.on("message", listener);
-      return () => void port.off("message", listener);
+      const l = routed(listener);
+      port.on("message", l);
+      return () => void port.off("message", l);
     },
   };
 }
 
 let channel: ParentChannel | null = null;
+let line: RequestLine | null = null;
 
 /** Called once by the bootstrap, with how this child was started. */
 export function openParentChannel(method: "process" | "thread"): ParentChannel {
   channel = method === "thread" && parentPort ? threadChannel(parentPort) : processChannel();
+  if (method === "process") {
+    line = {
+      write(bytes) {
+        for (let at = 0; at < bytes.length;) at += writeSync(REQUEST_FD, bytes, at, bytes.length - at);
+      },
+      readExactly(into) {
+        for (let at = 0; at < into.length;) {
+          let n: number;
+          try {
+            n = readSync(REQUEST_FD, into, at, into.length - at, null);
+          } catch (error) {
+            // The line should block; should a runtime have made it
+            // non-blocking, wait a moment and read again.
+            if ((error as { code?: string }).code !== "EAGAIN") throw error;
+            Atomics.wait(nap, 0, 0, 1);
+            continue;
+          }
+          if (n === 0) return false;
+          at += n;
+        }
+        return true;
+      },
+    };
+  }
   return channel;
 }
 
 /** The channel to the parent, or null outside a child started by multiproc. */
 export function parentChannel(): ParentChannel | null {
   return channel;
+}
+
+/** The request line to the parent: only in a child process. */
+export function requestLine(): RequestLine | null {
+  return line;
+}
+
+/** Receives the parent's `[SIDE_TAG, ...]` messages (answers to queue requests). */
+export function onSideMessage(listener: (message: unknown[]) => void): void {
+  if (sideListener === null) {
+    if (channel === null) throw new Error("multiproc: no parent channel (a bug in multiproc)");
+    const raw = (message: unknown) => {
+      if (isSide(message)) sideListener?.(message);
+    };
+    if (parentPort && channel !== null && line === null) parentPort.on("message", raw);
+    else process.on("message", raw);
+  }
+  sideListener = listener;
 }

@@ -15,6 +15,9 @@ import { activeChildren } from "../process.ts";
 import type { PoolWorkerInit } from "../pool/protocol.ts";
 import { runPoolWorker } from "./pool_worker.ts";
 import { getHost } from "../runtime/host.ts";
+import { adoptLives, type LivesInit } from "../shared/lives.ts";
+// Registers how queues revive when they arrive as arguments.
+import "../queue.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {
@@ -40,6 +43,8 @@ export function formatError(error: unknown): string {
 }
 
 function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
+  const lives = (init as { lives?: LivesInit }).lives;
+  if (lives) adoptLives(lives);
   const s = state();
   s.isChild = true;
   s.childMethod = init.method;

@@ -1,7 +1,7 @@
 // The calls of a pool: how apply, map and imap turn their input into chunks,
 // and chunk outcomes into their answer.
 import { SerializationError } from "../errors.ts";
-import { encodeValue } from "../transport/values.ts";
+import { type Destination, encodeValue } from "../transport/values.ts";
 import { packNumbers, type TaskKind } from "./protocol.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { Chunk, ChunkOwner, ChunkResult } from "./worker.ts";
@@ -11,17 +11,25 @@ import type { Chunk, ChunkOwner, ChunkResult } from "./worker.ts";
  * else walked, and a value that cannot cross named by its position in the
  * input (`at` is the position of input[0]).
  */
-export function encodeItems(input: unknown[], from: number, to: number, at: number, kind: TaskKind, verify: boolean): unknown {
+export function encodeItems(
+  input: unknown[],
+  from: number,
+  to: number,
+  at: number,
+  kind: TaskKind,
+  verify: boolean,
+  dest: Destination,
+): unknown {
   if (kind === 1) {
     const packed = packNumbers(input, from, to);
     if (packed) return packed;
   }
   const items = from === 0 && to === input.length ? input : input.slice(from, to);
   try {
-    return encodeValue(items, "iterable", verify);
+    return encodeValue(items, "iterable", verify, dest);
   } catch (error) {
     if (!(error instanceof SerializationError)) throw error;
-    for (let i = 0; i < items.length; i++) encodeValue(items[i], `iterable[${at + from + i}]`, verify);
+    for (let i = 0; i < items.length; i++) encodeValue(items[i], `iterable[${at + from + i}]`, verify, dest);
     throw error;
   }
 }
@@ -46,7 +54,7 @@ export class ApplyCall implements ChunkOwner {
       this.#reject(signal.reason);
       return;
     }
-    const chunk = sched.chunk(this, fnId, 0, encodeValue(args, "args", sched.verifySends), 0, 0, 1);
+    const chunk = sched.chunk(this, fnId, 0, encodeValue(args, "args", sched.verifySends, sched.method), 0, 0, 1);
     this.#forget = onAbort(signal, () => {
       sched.cancel([chunk]);
       this.#reject(signal!.reason);
@@ -89,7 +97,7 @@ export class MapCall implements ChunkOwner {
     }
     for (let start = 0, seq = 0; start < items.length; start += chunksize, seq++) {
       const end = Math.min(items.length, start + chunksize);
-      const payload = encodeItems(items, start, end, 0, kind, sched.verifySends);
+      const payload = encodeItems(items, start, end, 0, kind, sched.verifySends, sched.method);
       this.#chunks.push(sched.chunk(this, fnId, kind, payload, seq, start, end - start));
     }
     this.#remaining = this.#chunks.length;

@@ -153,7 +153,7 @@ export class ImapIterator implements ChunkOwner, AsyncIterableIterator<unknown> 
         let payload: unknown;
         try {
           payload = items.length > 0
-            ? encodeItems(items, 0, items.length, this.#nextItem, kind as TaskKind, this.#sched.verifySends)
+            ? encodeItems(items, 0, items.length, this.#nextItem, kind as TaskKind, this.#sched.verifySends, this.#sched.method)
             : null;
         } catch (e) {
           error = { error: e };

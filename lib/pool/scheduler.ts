@@ -39,6 +39,8 @@ export class Scheduler {
   readonly processes: number;
   /** Clone every payload before sending: Deno's IPC breaks after a failed send. */
   readonly verifySends: boolean;
+  /** Where tasks go: threads of this process, or processes. */
+  readonly method: StartMethod;
   /** Workers retire after this many tasks (maxtasksperchild); 0 for never. */
   readonly maxTasks: number;
   #options: SchedulerOptions;
@@ -62,6 +64,7 @@ export class Scheduler {
     this.#options = options;
     this.processes = options.processes;
     this.verifySends = options.method === "process" && getHost().runtime === "deno";
+    this.method = options.method;
     this.maxTasks = options.maxTasks;
     this.#allExited = new Promise((resolve) => (this.#resolveAllExited = resolve));
     for (let i = 0; i < options.processes; i++) this.#spawn(i === 0);

@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import process from "node:process";
-import type { ChildHandle, ExitInfo } from "./types.ts";
+import type { Readable, Writable } from "node:stream";
+import type { ChildHandle, ExitInfo, RequestStream } from "./types.ts";
 
 /** Marks argv so the bootstrap knows it runs as a child process. */
 export const CHILD_FLAG = "--multiproc-child";
@@ -14,13 +15,26 @@ export const CHILD_FLAG = "--multiproc-child";
 /** A real OS process talking over the runtime's IPC channel. */
 export class ProcessChild implements ChildHandle {
   readonly exited: Promise<ExitInfo>;
+  readonly requests: RequestStream;
   #child: ChildProcess;
 
   constructor(command: string, args: string[], init: unknown) {
     this.#child = spawn(command, [...args, CHILD_FLAG], {
-      stdio: ["inherit", "inherit", "inherit", "ipc"],
+      stdio: ["inherit", "inherit", "inherit", "ipc", "pipe"],
       serialization: "advanced",
     });
+    const line = this.#child.stdio[4] as (Readable & Writable) | null;
+    line?.on("error", () => {}); // the child is gone: its exit says so
+    this.requests = {
+      onData: (listener) => void line?.on("data", listener),
+      write: (bytes) => void (line?.writable && line.write(bytes)),
+      onEnd: (listener) => {
+        if (!line) return listener();
+        line.once("close", listener);
+      },
+    };
+    // The line must not keep this process alive by itself.
+    (line as { unref?: () => void } | null)?.unref?.();
     this.exited = new Promise((resolve) => {
       let done = false;
       const finish = (info: ExitInfo) => {

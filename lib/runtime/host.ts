@@ -3,6 +3,7 @@
 import process from "node:process";
 import os from "node:os";
 import { readFileSync, writeSync } from "node:fs";
+import v8 from "node:v8";
 import { fileURLToPath } from "node:url";
 import type { ChildHandle, ChildSpec, Host, RuntimeName } from "./types.ts";
 import type { RuntimeSpecifics } from "./specifics.ts";
@@ -63,6 +64,8 @@ function makeHost(runtime: RuntimeName): Host {
       process.on("exit", fn);
     },
     spawn: (spec) => spawnChild(specifics, spec),
+    serialize: (value) => v8.serialize(value),
+    deserialize: (bytes) => v8.deserialize(bytes as Buffer),
   };
 }
 

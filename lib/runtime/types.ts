@@ -44,8 +44,20 @@ export interface ChildSpec {
   name: string;
 }
 
+/** The parent's end of a child process's request line (fd 4 in the child). */
+export interface RequestStream {
+  /** Receives the bytes the child writes, in order, as they come. */
+  onData(listener: (chunk: Uint8Array) => void): void;
+  /** Writes bytes the child will read (answers to its blocking requests). */
+  write(bytes: Uint8Array): void;
+  /** Called once, when the child's end is closed (it exited). */
+  onEnd(listener: () => void): void;
+}
+
 /** A running child, whatever it runs on. */
 export interface ChildHandle {
+  /** The request line of a child process; undefined for a thread. */
+  readonly requests?: RequestStream;
   /** OS process id: the child's own for processes, this process's for threads. */
   readonly pid: number;
   /** Sends a message; `transfer` lists buffers to move instead of copy. */
@@ -85,4 +97,8 @@ export interface Host {
   onExit(fn: () => void): void;
   /** Starts a child running the bootstrap. */
   spawn(spec: ChildSpec): ChildHandle;
+  /** Structured clone to bytes (the runtime's `v8.serialize`). */
+  serialize(value: unknown): Uint8Array;
+  /** Bytes from `serialize` back to a value. */
+  deserialize(bytes: Uint8Array): unknown;
 }

@@ -12,6 +12,13 @@ import { decodeError, encodeError, type ErrorEnvelope } from "./errors.ts";
 /** Objects with this method cross as `[type, state]` and are revived by type. */
 export const crossing: unique symbol = Symbol.for("multiproc.crossing") as never;
 
+/**
+ * Where a value is going: to a worker thread of this process (shared
+ * memory can go along), to another OS process, or into a queue or pipe
+ * (stored as bytes, for any holder).
+ */
+export type Destination = "thread" | "process" | "item";
+
 /** What an object that can cross returns from its `[crossing]()` method. */
 export interface Crossing {
   type: string;
@@ -53,7 +60,7 @@ function segment(key: string | number): string {
 
 function isLeaf(value: unknown): boolean {
   return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date ||
-    value instanceof RegExp;
+    value instanceof RegExp || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer);
 }
 
 function needsWrap(value: object): boolean {
@@ -98,45 +105,45 @@ function entries(obj: object): Array<[string, unknown]> {
 // Pass 2, only when pass 1 found something: a copy with errors and crossing
 // objects wrapped. Each container is copied before its children, through
 // `memo`, so cycles and shared references point at the copies.
-function wrap(value: unknown, memo: Map<object, unknown>): unknown {
+function wrap(value: unknown, memo: Map<object, unknown>, to: Destination): unknown {
   if (value === null || typeof value !== "object") return value;
   if (memo.has(value)) return memo.get(value);
   const obj = value as Record<PropertyKey, unknown>;
   if (typeof obj[crossing] === "function") {
-    const c = (obj[crossing] as () => Crossing)();
+    const c = (obj[crossing] as (to: Destination) => Crossing)(to);
     const out = { [TAG]: "object", t: c.type, s: undefined as unknown };
     memo.set(value, out);
-    out.s = wrap(c.state, memo);
+    out.s = wrap(c.state, memo, to);
     return out;
   }
   if (value instanceof Error) {
     const out = { [TAG]: "error", e: undefined as unknown };
     memo.set(value, out);
-    out.e = encodeError(value, (v) => wrap(v, memo));
+    out.e = encodeError(value, (v) => wrap(v, memo, to));
     return out;
   }
   if (isLeaf(value)) return value;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     memo.set(value, out);
-    for (const v of value) out.push(wrap(v, memo));
+    for (const v of value) out.push(wrap(v, memo, to));
     return out;
   }
   if (value instanceof Map) {
     const out = new Map();
     memo.set(value, out);
-    for (const [k, v] of value) out.set(wrap(k, memo), wrap(v, memo));
+    for (const [k, v] of value) out.set(wrap(k, memo, to), wrap(v, memo, to));
     return out;
   }
   if (value instanceof Set) {
     const out = new Set();
     memo.set(value, out);
-    for (const v of value) out.add(wrap(v, memo));
+    for (const v of value) out.add(wrap(v, memo, to));
     return out;
   }
   const out: Record<string, unknown> = {};
   memo.set(value, out);
-  for (const key of Object.keys(value)) out[key] = wrap((value as Record<string, unknown>)[key], memo);
+  for (const key of Object.keys(value)) out[key] = wrap((value as Record<string, unknown>)[key], memo, to);
   return out;
 }
 
@@ -144,10 +151,11 @@ function wrap(value: unknown, memo: Map<object, unknown>): unknown {
  * Prepares a value for sending: errors and crossing objects wrapped, and
  * anything that cannot cross refused with a SerializationError naming
  * `path` (e.g. `args[1].fn`). Set `verify` to also run a real structured
- * clone, which catches host objects the walk does not know.
+ * clone, which catches host objects the walk does not know. `to` tells
+ * objects that cross (queues, locks) where they are going.
  */
-export function encodeValue(value: unknown, path: string, verify = false): unknown {
-  const encoded = plain(value, 0) ? value : check(value, path, new Set()) ? wrap(value, new Map()) : value;
+export function encodeValue(value: unknown, path: string, verify = false, to: Destination = "process"): unknown {
+  const encoded = plain(value, 0) ? value : check(value, path, new Set()) ? wrap(value, new Map(), to) : value;
   if (verify) {
     try {
       structuredClone(encoded);

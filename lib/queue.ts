@@ -1,0 +1,526 @@
+// Queue, JoinableQueue and SimpleQueue: Python's multiprocessing queues.
+// Items live in a ring in shared memory owned by the process that made the
+// queue (queue/ring.ts); its threads use the ring directly, child processes
+// through the owner (queue/remote.ts, queue/server.ts). A queue passed to
+// a Process or a Pool arrives connected to the same ring.
+import { EOFError, QueueEmpty, QueueFull, SerializationError } from "./errors.ts";
+import { checkSignal, checkTimeout } from "./checks.ts";
+import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
+import { Ring } from "./queue/ring.ts";
+import { type Backend, LocalBackend } from "./queue/backend.ts";
+import { decodeItem, encodeItem } from "./queue/codec.ts";
+import { exportRing, type RemoteRef, remoteBackend } from "./queue/remote.ts";
+
+/**
+ * How `put` waits when the queue is full.
+ *
+ * @example
+ * ```ts
+ * import type { PutOptions } from "./queue.ts";
+ * const options: PutOptions = { timeout: 100 }; // give up with QueueFull after 100 ms
+ * ```
+ */
+export interface PutOptions {
+  /** Wait for room (true), or throw QueueFull at once (false). @default true */
+  block?: boolean;
+  /** The longest wait in ms, then QueueFull. @default wait forever */
+  timeout?: number;
+  /** Stops waiting (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * How `get` waits when the queue is empty.
+ *
+ * @example
+ * ```ts
+ * import type { GetOptions } from "./queue.ts";
+ * const options: GetOptions = { timeout: 100 }; // give up with QueueEmpty after 100 ms
+ * ```
+ */
+export interface GetOptions {
+  /** Wait for an item (true), or throw QueueEmpty at once (false). @default true */
+  block?: boolean;
+  /** The longest wait in ms, then QueueEmpty. @default wait forever */
+  timeout?: number;
+  /** Stops waiting (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+function closedError(): Error {
+  return new Error("Queue is closed: nothing more can be put on it (close() ends the queue for every holder)");
+}
+
+function waitFor(options: PutOptions | GetOptions | undefined, what: string): number | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== "object") throw new TypeError(`Cannot ${what}: options must be an object, got ${String(options)}`);
+  const timeout = checkTimeout(options.timeout, what);
+  return options.block === false ? 0 : timeout;
+}
+
+type Kind = "Queue" | "JoinableQueue" | "SimpleQueue";
+
+interface QueueState {
+  kind: Kind;
+  buffer?: SharedArrayBuffer;
+  remote?: RemoteRef;
+}
+
+// A queue being revived on arrival takes this backend instead of a new ring.
+let arriving: Backend | null = null;
+
+// Shared by the three queue classes; the subclasses only add or hide methods.
+class QueueBase<T> {
+  readonly #backend: Backend;
+  readonly #kind: Kind;
+
+  constructor(kind: Kind, maxsize: number) {
+    this.#kind = kind;
+    if (arriving) {
+      this.#backend = arriving;
+      arriving = null;
+      return;
+    }
+    if (typeof maxsize !== "number" || !Number.isInteger(maxsize) || maxsize > 2 ** 31 - 1) {
+      throw new TypeError(`Cannot create a ${kind}: maxsize must be an integer (0 or less: no limit), got ${String(maxsize)}`);
+    }
+    this.#backend = new LocalBackend(new Ring({ maxsize: Math.max(0, maxsize) }));
+  }
+
+  /** @internal */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
+  #encode(item: T): Uint8Array {
+    return encodeItem(item, "item");
+  }
+
+  async put(item: T, options?: PutOptions): Promise<void> {
+    const ms = waitFor(options, "put an item on the queue");
+    const signal = checkSignal(options?.signal, "put an item on the queue");
+    signal?.throwIfAborted();
+    const r = await this.#backend.put(this.#encode(item), ms, signal);
+    if (r === "ok") return;
+    if (r === "closed") throw closedError();
+    signal?.throwIfAborted();
+    throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
+  }
+
+  putNowait(item: T): void {
+    const r = this.#backend.putSync(this.#encode(item), 0);
+    if (r === "closed") throw closedError();
+    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})`);
+  }
+
+  putSync(item: T, options?: Omit<PutOptions, "signal">): void {
+    const ms = waitFor(options, "put an item on the queue");
+    const r = this.#backend.putSync(this.#encode(item), ms);
+    if (r === "closed") throw closedError();
+    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
+  }
+
+  async get(options?: GetOptions): Promise<T> {
+    const ms = waitFor(options, "get an item from the queue");
+    const signal = checkSignal(options?.signal, "get an item from the queue");
+    signal?.throwIfAborted();
+    const r = await this.#backend.get(ms, signal);
+    if (r instanceof Uint8Array) return decodeItem(r) as T;
+    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    signal?.throwIfAborted();
+    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
+  }
+
+  getNowait(): T {
+    return this.getSync({ block: false });
+  }
+
+  getSync(options?: Omit<GetOptions, "signal">): T {
+    const ms = waitFor(options, "get an item from the queue");
+    const r = this.#backend.getSync(ms);
+    if (r instanceof Uint8Array) return decodeItem(r) as T;
+    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
+  }
+
+  qsize(): number {
+    return this.#backend.stat().count;
+  }
+
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  full(): boolean {
+    const max = this.#backend.maxsize;
+    return max > 0 && this.qsize() >= max;
+  }
+
+  close(): void {
+    this.#backend.close();
+  }
+
+  get closed(): boolean {
+    return this.#backend.stat().closed;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let item: T;
+      try {
+        item = await this.get();
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+      yield item;
+    }
+  }
+
+  /** @internal */
+  get kind(): Kind {
+    return this.#kind;
+  }
+}
+
+/**
+ * Python's `multiprocessing.Queue`: a FIFO shared by any number of
+ * producers and consumers, in this process, its threads and its child
+ * processes. Pass it to a Process or Pool as an argument.
+ *
+ * `put` and `get` wait (with an optional timeout in ms); `putNowait` and
+ * `getNowait` throw QueueFull / QueueEmpty instead. `close()` ends the
+ * queue for every holder: later puts throw, gets drain what is left and
+ * then reject with EOFError, and `for await` ends. Items are structured
+ * clones (Errors keep their class, cause and properties); a value that
+ * cannot be cloned is refused with SerializationError at `put`.
+ *
+ * @typeParam T The items' type.
+ * @example
+ * ```ts
+ * import { Queue } from "./queue.ts";
+ * const q = new Queue<number>();
+ * await q.put(1);
+ * q.putNowait(2);
+ * console.log(await q.get(), q.getNowait()); // 1 2
+ * ```
+ */
+export class Queue<T = unknown> extends QueueBase<T> {
+  /**
+   * Creates a queue.
+   *
+   * @param maxsize The most items it holds; `put` waits while full. 0 or less: no limit.
+   */
+  constructor(maxsize: number = 0) {
+    super(new.target === JoinableQueue ? "JoinableQueue" : "Queue", maxsize);
+  }
+
+  /**
+   * Puts an item, waiting while the queue is full.
+   *
+   * @param item Any structured-cloneable value.
+   * @param options `block: false` or `timeout` (ms) to give up with QueueFull.
+   * @throws {QueueFull} when there is no room in time.
+   * @throws {SerializationError} for an item that cannot be cloned (nothing is put).
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<string>(1);
+   * await q.put("a");
+   * await q.put("b", { timeout: 10 }).catch((e) => console.log(e.name)); // "QueueFull"
+   * ```
+   */
+  override put(item: T, options?: PutOptions): Promise<void> {
+    return super.put(item, options);
+  }
+
+  /**
+   * Puts an item or throws QueueFull at once.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * q.putNowait(7);
+   * console.log(q.qsize()); // 1
+   * ```
+   */
+  override putNowait(item: T): void {
+    super.putNowait(item);
+  }
+
+  /**
+   * Takes the oldest item, waiting while the queue is empty.
+   *
+   * @param options `block: false` or `timeout` (ms) to give up with QueueEmpty.
+   * @throws {QueueEmpty} when no item comes in time.
+   * @throws {EOFError} when the queue is closed and drained.
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * await q.get({ timeout: 10 }).catch((e) => console.log(e.name)); // "QueueEmpty"
+   * ```
+   */
+  override get(options?: GetOptions): Promise<T> {
+    return super.get(options);
+  }
+
+  /**
+   * Takes the oldest item or throws QueueEmpty at once.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * q.putNowait(3);
+   * console.log(q.getNowait()); // 3
+   * ```
+   */
+  override getNowait(): T {
+    return super.getNowait();
+  }
+
+  /**
+   * Puts an item, blocking this thread while the queue is full: for code
+   * running in a child or worker, where blocking is safe.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * q.putSync(1);
+   * console.log(q.getSync()); // 1
+   * ```
+   */
+  override putSync(item: T, options?: Omit<PutOptions, "signal">): void {
+    super.putSync(item, options);
+  }
+
+  /**
+   * Takes the oldest item, blocking this thread while the queue is empty
+   * (see `putSync`).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * q.putSync(5);
+   * console.log(q.getSync({ timeout: 100 })); // 5
+   * ```
+   */
+  override getSync(options?: Omit<GetOptions, "signal">): T {
+    return super.getSync(options);
+  }
+
+  /**
+   * How many items the queue holds now (other holders may change it at once).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue();
+   * console.log(q.qsize(), q.empty(), q.full()); // 0 true false
+   * ```
+   */
+  override qsize(): number {
+    return super.qsize();
+  }
+
+  /**
+   * Ends the queue for every holder: puts throw from now on, gets drain
+   * what is left and then reject with EOFError, `for await` loops end.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * await q.put(1);
+   * q.close();
+   * for await (const x of q) console.log(x); // 1, then the loop ends
+   * ```
+   */
+  override close(): void {
+    super.close();
+  }
+}
+
+/**
+ * Python's `multiprocessing.JoinableQueue`: a Queue whose consumers
+ * acknowledge each item with `taskDone()`, so that `join()` can wait
+ * until every item put has been processed.
+ *
+ * @typeParam T The items' type.
+ * @example
+ * ```ts
+ * import { JoinableQueue } from "./queue.ts";
+ * const q = new JoinableQueue<string>();
+ * await q.put("job");
+ * const job = await q.get();
+ * q.taskDone();
+ * await q.join(); // every item acknowledged
+ * console.log(job); // "job"
+ * ```
+ */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  /**
+   * Creates a joinable queue.
+   *
+   * @param maxsize The most items it holds; `put` waits while full. 0 or less: no limit.
+   */
+  constructor(maxsize: number = 0) {
+    super(maxsize);
+  }
+
+  /**
+   * Acknowledges one item taken with `get`.
+   *
+   * @throws {Error} when called more times than items were put (Python's ValueError).
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "./queue.ts";
+   * const q = new JoinableQueue<number>();
+   * q.putNowait(1);
+   * q.getNowait();
+   * q.taskDone();
+   * ```
+   */
+  taskDone(): void {
+    if (!this.backend.taskDone()) {
+      throw new Error("taskDone() called more times than there were items put on the JoinableQueue");
+    }
+  }
+
+  /**
+   * Waits until every item put has been acknowledged with `taskDone()`.
+   *
+   * @param timeout The longest wait in ms; then it resolves false. @default wait forever
+   * @returns true once every item is done, false on timeout.
+   * @example
+   * ```ts
+   * import { JoinableQueue } from "./queue.ts";
+   * const q = new JoinableQueue<number>();
+   * q.putNowait(1);
+   * console.log(await q.join(10)); // false: nobody called taskDone
+   * ```
+   */
+  join(timeout?: number): Promise<boolean> {
+    return this.backend.join(checkTimeout(timeout, "join the queue"));
+  }
+}
+
+/**
+ * Python's `multiprocessing.SimpleQueue`: `put`, `get`, `empty` and
+ * `close`, without size limit or timeouts.
+ *
+ * @typeParam T The items' type.
+ * @example
+ * ```ts
+ * import { SimpleQueue } from "./queue.ts";
+ * const q = new SimpleQueue<number>();
+ * await q.put(1);
+ * console.log(q.empty(), await q.get()); // false 1
+ * ```
+ */
+export class SimpleQueue<T = unknown> {
+  readonly #q: QueueBase<T>;
+
+  /** Creates a simple queue. */
+  constructor() {
+    this.#q = new QueueBase<T>("SimpleQueue", 0);
+  }
+
+  /**
+   * Puts an item.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "./queue.ts";
+   * await new SimpleQueue<string>().put("x");
+   * ```
+   */
+  put(item: T): Promise<void> {
+    return this.#q.put(item);
+  }
+
+  /**
+   * Takes the oldest item, waiting for one; EOFError once closed and drained.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "./queue.ts";
+   * const q = new SimpleQueue<string>();
+   * await q.put("x");
+   * console.log(await q.get()); // "x"
+   * ```
+   */
+  get(): Promise<T> {
+    return this.#q.get();
+  }
+
+  /**
+   * Whether the queue holds no item now.
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "./queue.ts";
+   * console.log(new SimpleQueue().empty()); // true
+   * ```
+   */
+  empty(): boolean {
+    return this.#q.empty();
+  }
+
+  /**
+   * Ends the queue for every holder (see Queue.close).
+   *
+   * @example
+   * ```ts
+   * import { SimpleQueue } from "./queue.ts";
+   * new SimpleQueue().close();
+   * ```
+   */
+  close(): void {
+    this.#q.close();
+  }
+
+  /** @internal */
+  get inner(): QueueBase<T> {
+    return this.#q;
+  }
+}
+
+// How a queue crosses to a child: to a thread of this process, the ring's
+// shared buffer itself; to a child process, the name it is listed under in
+// this process, which serves it (or, from a child, the name it came with).
+// Defined outside the classes so that the classes' public types stay plain.
+function queueCrossing(this: QueueBase<unknown>, to: Destination): Crossing {
+  if (to === "item") {
+    throw new SerializationError(
+      `A ${this.kind} cannot be put on a queue or sent through a pipe: pass it to the Process or Pool that uses it (as in Python)`,
+    );
+  }
+  const state: QueueState = { kind: this.kind };
+  const b = this.backend;
+  if (to === "thread" && b instanceof LocalBackend) state.buffer = b.ring.buffer;
+  else state.remote = b instanceof LocalBackend ? exportRing(b.ring) : (b as unknown as { ref: RemoteRef }).ref;
+  return { type: "queue", state };
+}
+Object.defineProperty(QueueBase.prototype, crossing, { value: queueCrossing });
+Object.defineProperty(SimpleQueue.prototype, crossing, {
+  value(this: SimpleQueue, to: Destination) {
+    return queueCrossing.call(this.inner, to);
+  },
+});
+
+function revive(state: QueueState): unknown {
+  arriving = state.buffer ? new LocalBackend(new Ring(state.buffer)) : remoteBackend(state.remote!);
+  try {
+    if (state.kind === "SimpleQueue") return new SimpleQueue();
+    return state.kind === "JoinableQueue" ? new JoinableQueue() : new Queue();
+  } finally {
+    arriving = null;
+  }
+}
+
+registerReviver("queue", (state) => revive(state as QueueState));

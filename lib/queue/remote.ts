@@ -1,0 +1,193 @@
+// A queue's ring as a child process sees it: every operation is a request
+// to the process that owns the ring (its parent), over the request line.
+// Blocking calls (`getSync`, `qsize`, ...) write a request and read the
+// answer; async ones write it and await the answer on the parent channel.
+// All requests of a child go down one line in order, so a producer's items
+// keep their order whichever calls it mixes.
+import { state } from "../state.ts";
+import { getHost } from "../runtime/host.ts";
+import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
+import type { Backend, QueueStat } from "./backend.ts";
+import type { Ring } from "./ring.ts";
+import { listRing } from "./server.ts";
+import { encodeRequest, Op, Status } from "./wire.ts";
+
+/** How a ring is named to a child process: its owner's pid and the id it was listed under. */
+export interface RemoteRef {
+  home: number;
+  id: number;
+  maxsize: number;
+}
+
+/** Lists `ring` for child processes and returns the name they will use. */
+export function exportRing(ring: Ring): RemoteRef {
+  return { home: getHost().pid, id: listRing(ring), maxsize: ring.maxsize };
+}
+
+type Result = Uint8Array | "ok" | "full" | "closed" | "empty" | "eof" | "false";
+
+const RESULTS: Record<number, Result> = {
+  [Status.Ok]: "ok",
+  [Status.Full]: "full",
+  [Status.Closed]: "closed",
+  [Status.Empty]: "empty",
+  [Status.Eof]: "eof",
+  [Status.False]: "false",
+};
+
+function toResult(status: number, payload: Uint8Array | null | undefined): Result {
+  if (status === Status.Ok && payload && payload.length) return payload;
+  if (status in RESULTS) return RESULTS[status];
+  if (status === Status.Unknown) {
+    throw new Error("This queue no longer exists in the process that made it (that process was restarted?)");
+  }
+  throw new Error(`The queue's owner failed the request: ${new TextDecoder().decode(payload ?? new Uint8Array())}`);
+}
+
+// One client per process: the line, the pending async requests, and the
+// requests written since the last flush.
+class Client {
+  readonly #line: RequestLine;
+  readonly #pending = new Map<number, (r: [number, Uint8Array | null]) => void>();
+  #nextId = 1;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+
+  constructor(line: RequestLine) {
+    this.#line = line;
+    onSideMessage((message) => {
+      for (let i = 1; i < message.length; i += 3) {
+        const id = message[i] as number;
+        const resolve = this.#pending.get(id);
+        this.#pending.delete(id);
+        resolve?.([message[i + 1] as number, message[i + 2] as Uint8Array | null]);
+      }
+    });
+  }
+
+  #flush = (): void => {
+    if (this.#out.length === 0) return;
+    const parts = this.#out;
+    const all = parts.length === 1 ? parts[0] : new Uint8Array(this.#outBytes);
+    if (parts.length > 1) {
+      let at = 0;
+      for (const p of parts) all.set(p, (at += p.length) - p.length);
+    }
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#line.write(all);
+  };
+
+  request(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array, signal?: AbortSignal): Promise<Result> {
+    const id = this.#nextId++;
+    if (this.#nextId > 0xffffffff) this.#nextId = 1;
+    const frame = encodeRequest(op, false, id, ring, ms, payload);
+    if (this.#out.length === 0) queueMicrotask(this.#flush);
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    return new Promise<Result>((resolve, reject) => {
+      const onAbort = () => {
+        // The owner stops waiting for us; what it answers is dropped,
+        // unless it already took an item for us: then we keep it.
+        this.#call(Op.Cancel, ring, undefined, new Uint8Array(Uint32Array.of(id).buffer));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, ([status, bytes]) => {
+        signal?.removeEventListener("abort", onAbort);
+        try {
+          resolve(toResult(status, bytes));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  #call(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array): [number, Uint8Array] {
+    this.#flush();
+    this.#line.write(encodeRequest(op, true, 0, ring, ms, payload));
+    const head = new Uint8Array(4);
+    if (!this.#line.readExactly(head)) throw new Error("The process that owns this queue has gone");
+    const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
+    if (!this.#line.readExactly(body)) throw new Error("The process that owns this queue has gone");
+    return [body[0], body.subarray(1)];
+  }
+
+  call(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array): Result {
+    const [status, bytes] = this.#call(op, ring, ms, payload);
+    return toResult(status, bytes);
+  }
+}
+
+let client: Client | null = null;
+
+function clientFor(ref: RemoteRef): Client {
+  const s = state();
+  const line = requestLine();
+  if (!line || s.parent?.pid !== ref.home) {
+    throw new Error(
+      `This queue belongs to process ${ref.home}, which this ${s.isChild ? "child" : "process"} cannot reach: ` +
+        "a queue works in the process that made it, in its threads and in its direct child processes",
+    );
+  }
+  return (client ??= new Client(line));
+}
+
+class RemoteBackend implements Backend {
+  readonly ref: RemoteRef;
+
+  constructor(ref: RemoteRef) {
+    this.ref = ref;
+  }
+
+  get maxsize(): number {
+    return this.ref.maxsize;
+  }
+
+  get #client(): Client {
+    return clientFor(this.ref);
+  }
+
+  async put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
+    return await this.#client.request(Op.Put, this.ref.id, ms, frame, signal) as "ok" | "full" | "closed";
+  }
+
+  putSync(frame: Uint8Array, ms: number | undefined): "ok" | "full" | "closed" {
+    return this.#client.call(Op.Put, this.ref.id, ms, frame) as "ok" | "full" | "closed";
+  }
+
+  async get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
+    return await this.#client.request(Op.Get, this.ref.id, ms, undefined, signal) as Uint8Array | "empty" | "eof";
+  }
+
+  getSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
+    return this.#client.call(Op.Get, this.ref.id, ms) as Uint8Array | "empty" | "eof";
+  }
+
+  stat(): QueueStat {
+    const r = this.#client.call(Op.Stat, this.ref.id, 0);
+    const cells = r instanceof Uint8Array ? new Int32Array(r.slice().buffer) : Int32Array.of(0, 0, 0);
+    return { count: cells[0], unfinished: cells[1], closed: cells[2] === 1 };
+  }
+
+  close(): void {
+    this.#client.call(Op.Close, this.ref.id, 0);
+  }
+
+  taskDone(): boolean {
+    return this.#client.call(Op.TaskDone, this.ref.id, 0) === "ok";
+  }
+
+  async join(ms: number | undefined, signal?: AbortSignal): Promise<boolean> {
+    return (await this.#client.request(Op.Join, this.ref.id, ms, undefined, signal)) === "ok";
+  }
+
+  joinSync(ms: number | undefined): boolean {
+    return this.#client.call(Op.Join, this.ref.id, ms) === "ok";
+  }
+}
+
+/** The backend of a queue that arrived in a child process. */
+export function remoteBackend(ref: RemoteRef): Backend {
+  return new RemoteBackend(ref);
+}

@@ -1,0 +1,118 @@
+// The owner's side of remote queues: rings that crossed to a child process
+// are listed here by id, and each child process's request line is served
+// by running the request on the ring (the same LocalBackend its threads
+// use). Blocking requests wait here, not in the child; a child that exits
+// stops its waits, so no item is taken for a consumer that is gone.
+import type { ChildHandle } from "../runtime/types.ts";
+import { SIDE_TAG } from "../child/channel.ts";
+import { LocalBackend } from "./backend.ts";
+import type { Ring } from "./ring.ts";
+import { encodeAnswer, Op, type Request, RequestReader, Status } from "./wire.ts";
+
+const rings = new Map<number, LocalBackend>();
+const ids = new WeakMap<Ring, number>();
+let nextId = 1;
+
+/** Lists a ring for child processes; returns its id (the same one every time). */
+export function listRing(ring: Ring): number {
+  let id = ids.get(ring);
+  if (id === undefined) {
+    id = nextId++;
+    ids.set(ring, id);
+    rings.set(id, new LocalBackend(ring));
+  }
+  return id;
+}
+
+type Answer = [Status, Uint8Array | null];
+
+function statBytes(b: LocalBackend): Uint8Array {
+  const s = b.stat();
+  return new Uint8Array(Int32Array.of(s.count, s.unfinished, s.closed ? 1 : 0).buffer);
+}
+
+function fromResult(r: Uint8Array | "ok" | "full" | "closed" | "empty" | "eof"): Answer {
+  if (r instanceof Uint8Array) return [Status.Ok, r];
+  const status = { ok: Status.Ok, full: Status.Full, closed: Status.Closed, empty: Status.Empty, eof: Status.Eof }[r];
+  return [status, null];
+}
+
+async function perform(req: Request, signal: AbortSignal): Promise<Answer> {
+  const b = rings.get(req.ring);
+  if (!b) return [Status.Unknown, null];
+  switch (req.op) {
+    case Op.Put:
+      return fromResult(await b.put(req.payload, req.ms, signal));
+    case Op.Get:
+      return fromResult(await b.get(req.ms, signal));
+    case Op.Stat:
+      return [Status.Ok, statBytes(b)];
+    case Op.Close:
+      b.close();
+      return [Status.Ok, null];
+    case Op.TaskDone:
+      return [b.taskDone() ? Status.Ok : Status.False, null];
+    case Op.Join:
+      return [(await b.join(req.ms, signal)) ? Status.Ok : Status.False, null];
+  }
+  return [Status.Failed, new TextEncoder().encode(`unknown operation ${req.op}`)];
+}
+
+/** Serves the request line of a child process for as long as it lives. */
+export function serveRequests(child: ChildHandle): void {
+  const line = child.requests;
+  if (!line) return;
+  const reader = new RequestReader();
+  const gone = new AbortController();
+  let batch: unknown[] | null = null;
+  // Requests run in order of arrival; a blocking one waits on its own, so
+  // later requests of the same child are not held up behind it. Blocking
+  // sync requests cannot overlap: the child waits for each answer.
+  const answer = (req: Request, [status, payload]: Answer) => {
+    if (gone.signal.aborted) return;
+    if (req.sync) return line.write(encodeAnswer(status, payload ?? undefined));
+    if (batch === null) {
+      batch = [SIDE_TAG];
+      queueMicrotask(() => {
+        const out = batch!;
+        batch = null;
+        child.send(out);
+      });
+    }
+    batch.push(req.id, status, payload);
+  };
+  // A put that waits for room holds back this child's later puts to the
+  // same ring, so that its items keep their order.
+  const waitingPuts = new Map<number, Promise<unknown>>();
+  // Requests that may wait can be cancelled by the child (an AbortSignal there).
+  const waits = new Map<number, AbortController>();
+  const start = (req: Request): Promise<Answer> => {
+    if (req.op === Op.Cancel) {
+      waits.get(new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true))?.abort();
+      return Promise.resolve([Status.Ok, null]);
+    }
+    if (req.sync || req.ms === 0 || (req.op !== Op.Get && req.op !== Op.Put && req.op !== Op.Join)) {
+      return perform(req, gone.signal);
+    }
+    const c = new AbortController();
+    waits.set(req.id, c);
+    return perform(req, AbortSignal.any([gone.signal, c.signal])).finally(() => waits.delete(req.id));
+  };
+  const run = (req: Request): Promise<Answer> => {
+    if (req.op !== Op.Put) return start(req);
+    const before = waitingPuts.get(req.ring);
+    const p = before ? before.then(() => start(req)) : start(req);
+    waitingPuts.set(req.ring, p);
+    void p.finally(() => waitingPuts.get(req.ring) === p && waitingPuts.delete(req.ring));
+    return p;
+  };
+  line.onData((chunk) => {
+    for (const req of reader.push(chunk)) {
+      run(req).then(
+        (a) => answer(req, a),
+        (e) => answer(req, [Status.Failed, new TextEncoder().encode(String((e as Error)?.message ?? e))]),
+      );
+    }
+  });
+  line.onEnd(() => gone.abort());
+}

@@ -1,0 +1,104 @@
+// The request line's frames, child to owner and back. A request:
+//   u32 length of what follows | u8 op | u8 sync | u32 request id | u32 ring id | f64 timeout ms (NaN: forever) | payload
+// An answer to a blocking (sync) request, on the same line:
+//   u32 length of what follows | u8 status | payload
+// Answers to async requests travel on the parent channel as
+//   [SIDE_TAG, id, status, payload, id, status, payload, ...]
+
+/** Operations on a ring. */
+export const Op: { Put: 1; Get: 2; Stat: 3; Close: 4; TaskDone: 5; Join: 6; Cancel: 7 } = {
+  Put: 1,
+  Get: 2,
+  Stat: 3,
+  Close: 4,
+  TaskDone: 5,
+  Join: 6,
+  Cancel: 7,
+};
+/** One of Op's values. */
+export type Op = typeof Op[keyof typeof Op];
+
+/** How an operation ended. */
+export const Status: { Ok: 0; Full: 1; Closed: 2; Empty: 3; Eof: 4; False: 5; Unknown: 6; Failed: 7 } = {
+  Ok: 0,
+  Full: 1,
+  Closed: 2,
+  Empty: 3,
+  Eof: 4,
+  False: 5,
+  Unknown: 6,
+  Failed: 7,
+};
+/** One of Status's values. */
+export type Status = typeof Status[keyof typeof Status];
+
+/** Bytes before a request's payload, after its length. */
+export const REQUEST_HEAD: number = 1 + 1 + 4 + 4 + 8;
+
+/** One request as the owner reads it. */
+export interface Request {
+  op: Op;
+  sync: boolean;
+  id: number;
+  ring: number;
+  ms: number | undefined;
+  payload: Uint8Array;
+}
+
+/** Frames a request. */
+export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, ms: number | undefined, payload?: Uint8Array): Uint8Array {
+  const size = REQUEST_HEAD + (payload?.length ?? 0);
+  const out = new Uint8Array(4 + size);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, size, true);
+  out[4] = op;
+  out[5] = sync ? 1 : 0;
+  v.setUint32(6, id, true);
+  v.setUint32(10, ring, true);
+  v.setFloat64(14, ms ?? NaN, true);
+  if (payload) out.set(payload, 4 + REQUEST_HEAD);
+  return out;
+}
+
+/** Splits a stream of request bytes into requests, keeping a partial frame for the next chunk. */
+export class RequestReader {
+  #pending: Uint8Array = new Uint8Array(0);
+
+  /** The complete requests in what has come so far. */
+  push(chunk: Uint8Array): Request[] {
+    let buf = chunk;
+    if (this.#pending.length) {
+      buf = new Uint8Array(this.#pending.length + chunk.length);
+      buf.set(this.#pending);
+      buf.set(chunk, this.#pending.length);
+    }
+    const out: Request[] = [];
+    const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let at = 0;
+    while (buf.length - at >= 4) {
+      const size = v.getUint32(at, true);
+      if (buf.length - at - 4 < size) break;
+      const ms = v.getFloat64(at + 14, true);
+      out.push({
+        op: buf[at + 4] as Op,
+        sync: buf[at + 5] === 1,
+        id: v.getUint32(at + 6, true),
+        ring: v.getUint32(at + 10, true),
+        ms: Number.isNaN(ms) ? undefined : ms,
+        payload: buf.slice(at + 4 + REQUEST_HEAD, at + 4 + size),
+      });
+      at += 4 + size;
+    }
+    this.#pending = buf.slice(at);
+    return out;
+  }
+}
+
+/** Frames an answer to a sync request. */
+export function encodeAnswer(status: Status, payload?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + (payload?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, 1 + (payload?.length ?? 0), true);
+  out[4] = status;
+  if (payload) out.set(payload, 5);
+  return out;
+}

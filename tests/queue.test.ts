@@ -1,0 +1,371 @@
+// Queue, JoinableQueue and SimpleQueue on whatever runtime runs this file,
+// under the start method the runner sets: the API in one process, values
+// keeping their types through a child, properties (every item delivered
+// exactly once and in order per producer, whatever the mix of producers,
+// consumers and maxsize; join resolving exactly when every item is done),
+// and faults (a producer or consumer killed mid-stream, an uncloneable
+// item, close while consumers wait, bad arguments).
+import fc from "fast-check";
+import {
+  EOFError,
+  getContext,
+  JoinableQueue,
+  Process,
+  Queue,
+  QueueEmpty,
+  QueueFull,
+  SerializationError,
+  SimpleQueue,
+} from "../mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows, startMethod, test } from "./harness.ts";
+
+const ctx = getContext(startMethod);
+
+// ---- targets run in children ----------------------------------------------
+
+export async function produce(q: Queue<[number, number]>, who: number, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await q.put([who, i]);
+}
+
+export async function consume(q: Queue<unknown>, out: Queue<unknown>): Promise<void> {
+  for await (const x of q) await out.put(x);
+}
+
+export async function echo(from: Queue<unknown>, to: Queue<unknown>): Promise<void> {
+  await to.put(await from.get());
+}
+
+export async function syncOps(q: JoinableQueue<number>, out: Queue<unknown>): Promise<void> {
+  q.putSync(1);
+  q.putNowait(2);
+  const size = q.qsize();
+  const a = q.getSync({ timeout: 1000 });
+  const b = q.getNowait();
+  q.taskDone();
+  q.taskDone();
+  let empty = "none";
+  try {
+    q.getNowait();
+  } catch (e) {
+    empty = (e as Error).name;
+  }
+  await out.put({ size, a, b, empty, isEmpty: q.empty(), unfinishedJoin: await q.join(10) });
+}
+
+export async function badPut(q: Queue<unknown>, out: Queue<unknown>): Promise<void> {
+  let error = "";
+  try {
+    await q.put({ f: () => 1 });
+  } catch (e) {
+    error = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  await q.put("after");
+  await out.put(error);
+}
+
+export async function produceForever(q: Queue<number>, started: Queue<string>): Promise<void> {
+  await started.put("go");
+  for (let i = 0;; i++) await q.put(i);
+}
+
+export async function waitThenReport(q: Queue<unknown>, out: Queue<string>): Promise<void> {
+  await out.put("waiting");
+  try {
+    await q.get();
+    await out.put("got an item");
+  } catch (e) {
+    await out.put((e as Error).name);
+  }
+}
+
+export async function acknowledge(q: JoinableQueue<number>, out: Queue<number>): Promise<void> {
+  for await (const x of q) {
+    await out.put(x);
+    q.taskDone();
+  }
+}
+
+async function joinAll(ps: Process[]): Promise<void> {
+  await Promise.all(ps.map((p) => p.join()));
+  for (const p of ps) assertEquals(p.exitCode, 0, `${p.name} exit code`);
+}
+
+function start(target: (...args: never[]) => unknown, args: unknown[]): Process {
+  const p = new ctx.Process({ target: target as never, args });
+  p.start();
+  return p;
+}
+
+async function drain<T>(q: Queue<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await q.get({ timeout: 20000 }));
+  return out;
+}
+
+// ---- in one process ---------------------------------------------------------
+
+test("Queue: FIFO, nowait variants, QueueFull and QueueEmpty, sizes", async () => {
+  const q = new Queue<number>(2);
+  assertEquals([q.qsize(), q.empty(), q.full()], [0, true, false]);
+  await q.put(1);
+  q.putNowait(2);
+  assertEquals([q.qsize(), q.empty(), q.full()], [2, false, true]);
+  assertThrows(() => q.putNowait(3), QueueFull);
+  await assertRejects(() => q.put(3, { block: false }), QueueFull);
+  const t0 = performance.now();
+  await assertRejects(() => q.put(3, { timeout: 50 }), QueueFull);
+  assert(performance.now() - t0 >= 45, "put waited its timeout");
+  assertEquals(await q.get(), 1);
+  assertEquals(q.getNowait(), 2);
+  assertThrows(() => q.getNowait(), QueueEmpty);
+  await assertRejects(() => q.get({ timeout: 30 }), QueueEmpty);
+  await assertRejects(() => q.get({ block: false }), QueueEmpty);
+  // a put waiting for room goes through once a get makes some
+  await q.put(10);
+  await q.put(11);
+  const waiting = q.put(12);
+  assertEquals(await q.get(), 10);
+  await waiting;
+  assertEquals([await q.get(), await q.get()], [11, 12]);
+});
+
+test("Queue: close() ends puts, gets drain then EOFError, for await ends", async () => {
+  const q = new Queue<string>();
+  await q.put("a");
+  await q.put("b");
+  q.close();
+  assert(q.closed);
+  await assertRejects(() => q.put("c"), Error, "closed");
+  assertThrows(() => q.putNowait("c"), Error, "closed");
+  assertEquals(await q.get(), "a");
+  const rest: string[] = [];
+  for await (const x of q) rest.push(x);
+  assertEquals(rest, ["b"]);
+  await assertRejects(() => q.get(), EOFError);
+  assertThrows(() => q.getNowait(), EOFError);
+});
+
+test("Queue: a waiting get wakes on put and on close; abort stops it without losing an item", async () => {
+  const q = new Queue<number>();
+  const got = q.get();
+  setTimeout(() => q.putNowait(5), 10);
+  assertEquals(await got, 5);
+  const ac = new AbortController();
+  const aborted = q.get({ signal: ac.signal });
+  ac.abort(new Error("stop"));
+  await assertRejects(() => aborted, Error, "stop");
+  q.putNowait(6);
+  assertEquals(q.getNowait(), 6, "the aborted get took nothing");
+  const eof = q.get();
+  q.close();
+  await assertRejects(() => eof, EOFError);
+});
+
+test("Queue: bad arguments are refused clearly and the queue keeps working", async () => {
+  assertThrows(() => new Queue("3" as never), TypeError, "maxsize");
+  const q = new Queue<unknown>();
+  await assertRejects(() => q.get({ timeout: -1 }), TypeError, "timeout");
+  await assertRejects(() => q.put(1, { timeout: "x" as never }), TypeError, "timeout");
+  const e = await assertRejects(() => q.put({ a: [1, () => 2] }), SerializationError, "item.a[1]");
+  assert(e.message.includes("function"), e.message);
+  assertThrows(() => q.putNowait(Symbol("s")), SerializationError);
+  await assertRejects(() => q.put(new Queue()), SerializationError, "pass it to the Process");
+  assertEquals(q.qsize(), 0, "nothing was put");
+  await q.put("fine");
+  assertEquals(await q.get(), "fine");
+});
+
+test("JoinableQueue: join resolves when every item is acknowledged; over-acknowledging throws", async () => {
+  const q = new JoinableQueue<number>();
+  assertEquals(await q.join(0), true);
+  await q.put(1);
+  await q.put(2);
+  assertEquals(await q.join(20), false);
+  let joined = false;
+  const j = q.join().then(() => (joined = true));
+  await q.get();
+  q.taskDone();
+  await new Promise((r) => setTimeout(r, 20));
+  assertEquals(joined, false, "one item still unfinished");
+  await q.get();
+  q.taskDone();
+  await j;
+  assertThrows(() => q.taskDone(), Error, "more times");
+});
+
+test("SimpleQueue: put, get, empty, close", async () => {
+  const q = new SimpleQueue<number[]>();
+  assert(q.empty());
+  await q.put([1, 2]);
+  assert(!q.empty());
+  assertEquals(await q.get(), [1, 2]);
+  q.close();
+  await assertRejects(() => q.get(), EOFError);
+});
+
+test("Queue: big items and many of them (the ring grows)", async () => {
+  const q = new Queue<Uint8Array | number>();
+  const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+  for (let i = 0; i < 20000; i++) q.putNowait(i);
+  await q.put(big);
+  for (let i = 0; i < 20000; i++) assertEquals(q.getNowait(), i);
+  assertEquals(await q.get(), big);
+});
+
+// ---- across children --------------------------------------------------------
+
+test("values keep their types through a child and back", async () => {
+  class Oops extends RangeError {
+    code = 7;
+  }
+  const value = {
+    map: new Map<unknown, unknown>([[1, { deep: [1n, -0, NaN] }]]),
+    set: new Set(["x"]),
+    date: new Date(5),
+    bytes: new Float32Array([1.5, 2.5]),
+    error: new Oops("bad", { cause: new Error("root") }),
+    nothing: undefined,
+    text: "héllo ✓",
+  };
+  const a = new Queue<unknown>();
+  const b = new Queue<unknown>();
+  const p = start(echo, [a, b]);
+  await a.put(value);
+  const back = (await b.get({ timeout: 20000 })) as typeof value;
+  await joinAll([p]);
+  assertEquals(back.map, value.map);
+  assertEquals([...back.set], ["x"]);
+  assertEquals(back.date.getTime(), 5);
+  assertEquals(back.bytes, value.bytes);
+  assertEquals(back.text, value.text);
+  assert("nothing" in back && back.nothing === undefined);
+  assert(back.error instanceof Error);
+  assertEquals([back.error.name, back.error.message, (back.error as Oops).code], ["RangeError", "bad", 7]);
+  assertEquals((back.error.cause as Error).message, "root");
+});
+
+test("sync operations in a child: putSync, getSync, nowait, qsize, taskDone, join", async () => {
+  const q = new JoinableQueue<number>();
+  const out = new Queue<unknown>();
+  const p = start(syncOps, [q, out]);
+  const report = await out.get({ timeout: 20000 });
+  await joinAll([p]);
+  assertEquals(report, { size: 2, a: 1, b: 2, empty: "QueueEmpty", isEmpty: true, unfinishedJoin: true });
+});
+
+test("an uncloneable item is refused in the child, and the queue keeps working there", async () => {
+  const q = new Queue<unknown>();
+  const out = new Queue<string>();
+  const p = start(badPut, [q, out]);
+  const error = await out.get({ timeout: 20000 });
+  await joinAll([p]);
+  assert(error.startsWith("SerializationError") && error.includes("item.f"), error);
+  assertEquals(q.getNowait(), "after");
+});
+
+test("property: every item delivered exactly once, in order per producer", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.integer({ min: 0, max: 60 }),
+      fc.constantFrom(0, 1, 3, 50),
+      async (producers, childConsumers, perProducer, maxsize) => {
+        const q = new Queue<[number, number]>(maxsize);
+        const out = new Queue<[number, number]>();
+        const ps = Array.from({ length: producers }, (_, who) => start(produce, [q, who, perProducer]));
+        const cs = Array.from({ length: childConsumers }, () => start(consume, [q, out]));
+        const total = producers * perProducer;
+        // The parent consumes too, and stops once producers are done and
+        // the queue is closed.
+        const mine: Array<[number, number]> = [];
+        const producing = joinAll(ps).then(() => q.close());
+        for await (const x of q) mine.push(x);
+        await producing;
+        await joinAll(cs);
+        const theirs = await drain(out, total - mine.length);
+        assertEquals(out.qsize(), 0, "nothing delivered twice");
+        const seen = new Map<string, number>();
+        for (const [who, i] of [...mine, ...theirs]) {
+          const key = `${who}:${i}`;
+          assert(!seen.has(key), `item ${key} delivered twice`);
+          seen.set(key, 1);
+        }
+        assertEquals(seen.size, total, "every item delivered");
+        // per producer, the parent's share and each child's share are in order
+        for (const share of [mine, theirs]) {
+          const last = new Map<number, number>();
+          for (const [who, i] of share) {
+            if (childConsumers <= 1 || share === mine) assert((last.get(who) ?? -1) < i, `producer ${who} out of order`);
+            last.set(who, i);
+          }
+        }
+      },
+    ),
+    { numRuns: 6 },
+  );
+}, { timeout: 120000 });
+
+test("property: JoinableQueue.join resolves exactly when every item is acknowledged", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer(), { maxLength: 40 }), async (items) => {
+      const q = new JoinableQueue<number>();
+      const out = new Queue<number>();
+      for (const x of items) await q.put(x);
+      let joined = false;
+      const j = q.join().then(() => (joined = true));
+      const p = start(acknowledge, [q, out]);
+      const got = await drain(out, items.length);
+      await j;
+      assert(joined);
+      assertEquals(got, items);
+      q.close();
+      await joinAll([p]);
+    }),
+    { numRuns: 4 },
+  );
+}, { timeout: 120000 });
+
+test("fault: a producer killed mid-stream leaves the queue whole", async () => {
+  const q = new Queue<number>(8);
+  const started = new Queue<string>();
+  const p = start(produceForever, [q, started]);
+  assertEquals(await started.get({ timeout: 20000 }), "go");
+  // let it fill the queue and block a few times, then kill it mid-put
+  for (let i = 0; i < 200; i++) assertEquals(await q.get({ timeout: 20000 }), i);
+  p.kill();
+  await p.join();
+  const rest: number[] = [];
+  while (!q.empty()) rest.push(q.getNowait());
+  assertEquals(rest, rest.map((_, i) => 200 + i), "what is left follows on, uncorrupted");
+  q.putNowait(-1);
+  assertEquals(q.getNowait(), -1);
+});
+
+test("fault: a consumer killed mid-stream loses at most the item it was taking", async () => {
+  const q = new Queue<number>();
+  const out = new Queue<number>();
+  const total = 3000;
+  for (let i = 0; i < total; i++) q.putNowait(i);
+  const p = start(consume, [q, out]);
+  await out.get({ timeout: 20000 });
+  while (out.qsize() < 200) await new Promise((r) => setTimeout(r, 5));
+  p.kill();
+  await p.join();
+  const consumed = out.qsize() + 1;
+  const left = q.qsize();
+  assert(total - consumed - left <= 1, `lost ${total - consumed - left} items`);
+  const rest: number[] = [];
+  while (!q.empty()) rest.push(q.getNowait());
+  assertEquals(rest, rest.map((_, i) => total - left + i));
+});
+
+test("fault: close() while consumers wait wakes them with EOFError", async () => {
+  const q = new Queue<unknown>();
+  const out = new Queue<string>();
+  const ps = [start(waitThenReport, [q, out]), start(waitThenReport, [q, out])];
+  assertEquals(await drain(out, 2), ["waiting", "waiting"]);
+  q.close();
+  assertEquals(await drain(out, 2), ["EOFError", "EOFError"]);
+  await joinAll(ps);
+});
