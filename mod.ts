@@ -67,6 +67,7 @@ export {
   type PoolOptions,
 } from "./lib/pool.ts";
 export { type GetOptions, JoinableQueue, type PutOptions, Queue, SimpleQueue } from "./lib/queue.ts";
+export { Connection, Pipe } from "./lib/pipe.ts";
 export { getContext, type Context } from "./lib/contexts.ts";
 export { task } from "./lib/transport/functions.ts";
 export {

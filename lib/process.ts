@@ -10,7 +10,7 @@ import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
 import type { ProcessInit } from "./child/run.ts";
 import { serveRequests } from "./queue/server.ts";
-import { reserveThreadSlot } from "./shared/lives.ts";
+import { type ChildSlot, reserveChildSlot, withHolder } from "./shared/lives.ts";
 
 /**
  * What a Process runs and how it is known.
@@ -66,22 +66,32 @@ export function childOrigin(): { parent: { name: string; pid: number }; mainUrl:
   return { parent: { name: s.self.name, pid: host.pid }, mainUrl: s.mainUrl ?? host.mainModuleUrl() };
 }
 
-/** Starts a child through the seam; a refusal becomes ProcessError("Cannot start <what>: ..."). */
-export function spawnChild(method: StartMethod, init: unknown, name: string, what: string = name): ChildHandle {
+/**
+ * Starts a child through the seam; a refusal becomes ProcessError("Cannot
+ * start <what>: ..."). `slot` is the child's place in the liveness table
+ * (reserved before its arguments were encoded, so that what it holds is
+ * known to be its); one is reserved here if not given. It is marked when
+ * the child ends.
+ */
+export function spawnChild(
+  method: StartMethod,
+  init: unknown,
+  name: string,
+  what: string = name,
+  slot: ChildSlot = reserveChildSlot(),
+): ChildHandle {
+  let handle: ChildHandle;
   try {
-    if (method === "thread") {
-      // The thread's slot in the liveness table, freed when it ends.
-      const slot = reserveThreadSlot();
-      const handle = getHost().spawn({ method, init: { ...(init as object), lives: slot.init }, name });
-      void handle.exited.then(slot.exited);
-      return handle;
-    }
-    const handle = getHost().spawn({ method, init, name });
-    serveRequests(handle);
-    return handle;
+    // A thread also learns the liveness table itself, to use shared locks.
+    const withLives = method === "thread" ? { ...(init as object), lives: slot.init } : init;
+    handle = getHost().spawn({ method, init: withLives, name });
   } catch (error) {
+    slot.exited();
     throw new ProcessError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
   }
+  void handle.exited.then(slot.exited);
+  serveRequests(handle);
+  return handle;
 }
 
 /**
@@ -223,7 +233,15 @@ export class Process<A extends unknown[] = unknown[]> {
     checkMayStartChildren(`start ${this.#name}`);
     const method = checkStartMethod(startMethodOf(this.constructor), `start ${this.#name}`);
     const fn = this.#target ? resolveFunction(this.#target, "the target") : null;
-    const args = encodeValue(this.#args, "args", true, method);
+    // Pipe ends passed along become the child's own copies.
+    const slot = reserveChildSlot();
+    let args: unknown;
+    try {
+      args = withHolder(slot.init.token, () => encodeValue(this.#args, "args", true, method));
+    } catch (error) {
+      slot.exited();
+      throw error;
+    }
     const init: ProcessInit = {
       kind: "process",
       name: this.#name,
@@ -234,7 +252,7 @@ export class Process<A extends unknown[] = unknown[]> {
       fn,
       args,
     };
-    const handle = spawnChild(method, init, this.#name);
+    const handle = spawnChild(method, init, this.#name, this.#name, slot);
     this.#handle = handle;
     if (this.#daemon) handle.unref();
     active.add(this);

@@ -68,120 +68,8 @@ interface QueueState {
 
 // A queue being revived on arrival takes this backend instead of a new ring.
 let arriving: Backend | null = null;
-
-// Shared by the three queue classes; the subclasses only add or hide methods.
-class QueueBase<T> {
-  readonly #backend: Backend;
-  readonly #kind: Kind;
-
-  constructor(kind: Kind, maxsize: number) {
-    this.#kind = kind;
-    if (arriving) {
-      this.#backend = arriving;
-      arriving = null;
-      return;
-    }
-    if (typeof maxsize !== "number" || !Number.isInteger(maxsize) || maxsize > 2 ** 31 - 1) {
-      throw new TypeError(`Cannot create a ${kind}: maxsize must be an integer (0 or less: no limit), got ${String(maxsize)}`);
-    }
-    this.#backend = new LocalBackend(new Ring({ maxsize: Math.max(0, maxsize) }));
-  }
-
-  /** @internal */
-  get backend(): Backend {
-    return this.#backend;
-  }
-
-  #encode(item: T): Uint8Array {
-    return encodeItem(item, "item");
-  }
-
-  async put(item: T, options?: PutOptions): Promise<void> {
-    const ms = waitFor(options, "put an item on the queue");
-    const signal = checkSignal(options?.signal, "put an item on the queue");
-    signal?.throwIfAborted();
-    const r = await this.#backend.put(this.#encode(item), ms, signal);
-    if (r === "ok") return;
-    if (r === "closed") throw closedError();
-    signal?.throwIfAborted();
-    throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
-  }
-
-  putNowait(item: T): void {
-    const r = this.#backend.putSync(this.#encode(item), 0);
-    if (r === "closed") throw closedError();
-    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})`);
-  }
-
-  putSync(item: T, options?: Omit<PutOptions, "signal">): void {
-    const ms = waitFor(options, "put an item on the queue");
-    const r = this.#backend.putSync(this.#encode(item), ms);
-    if (r === "closed") throw closedError();
-    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
-  }
-
-  async get(options?: GetOptions): Promise<T> {
-    const ms = waitFor(options, "get an item from the queue");
-    const signal = checkSignal(options?.signal, "get an item from the queue");
-    signal?.throwIfAborted();
-    const r = await this.#backend.get(ms, signal);
-    if (r instanceof Uint8Array) return decodeItem(r) as T;
-    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
-    signal?.throwIfAborted();
-    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
-  }
-
-  getNowait(): T {
-    return this.getSync({ block: false });
-  }
-
-  getSync(options?: Omit<GetOptions, "signal">): T {
-    const ms = waitFor(options, "get an item from the queue");
-    const r = this.#backend.getSync(ms);
-    if (r instanceof Uint8Array) return decodeItem(r) as T;
-    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
-    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
-  }
-
-  qsize(): number {
-    return this.#backend.stat().count;
-  }
-
-  empty(): boolean {
-    return this.qsize() === 0;
-  }
-
-  full(): boolean {
-    const max = this.#backend.maxsize;
-    return max > 0 && this.qsize() >= max;
-  }
-
-  close(): void {
-    this.#backend.close();
-  }
-
-  get closed(): boolean {
-    return this.#backend.stat().closed;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let item: T;
-      try {
-        item = await this.get();
-      } catch (error) {
-        if (error instanceof EOFError) return;
-        throw error;
-      }
-      yield item;
-    }
-  }
-
-  /** @internal */
-  get kind(): Kind {
-    return this.#kind;
-  }
-}
+// Set while a SimpleQueue makes the Queue it wraps.
+let simple = false;
 
 /**
  * Python's `multiprocessing.Queue`: a FIFO shared by any number of
@@ -205,14 +93,35 @@ class QueueBase<T> {
  * console.log(await q.get(), q.getNowait()); // 1 2
  * ```
  */
-export class Queue<T = unknown> extends QueueBase<T> {
+export class Queue<T = unknown> {
+  readonly #backend: Backend;
+  readonly #kind: Kind;
+
   /**
    * Creates a queue.
    *
    * @param maxsize The most items it holds; `put` waits while full. 0 or less: no limit.
    */
   constructor(maxsize: number = 0) {
-    super(new.target === JoinableQueue ? "JoinableQueue" : "Queue", maxsize);
+    this.#kind = new.target === JoinableQueue ? "JoinableQueue" : simple ? "SimpleQueue" : "Queue";
+    if (arriving) {
+      this.#backend = arriving;
+      arriving = null;
+      return;
+    }
+    if (typeof maxsize !== "number" || !Number.isInteger(maxsize) || maxsize > 2 ** 31 - 1) {
+      throw new TypeError(`Cannot create a ${this.#kind}: maxsize must be an integer (0 or less: no limit), got ${String(maxsize)}`);
+    }
+    this.#backend = new LocalBackend(new Ring({ maxsize: Math.max(0, maxsize) }));
+  }
+
+  /** @internal */
+  get backend(): Backend {
+    return this.#backend;
+  }
+
+  #encode(item: T): Uint8Array {
+    return encodeItem(item, "item");
   }
 
   /**
@@ -230,8 +139,15 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * await q.put("b", { timeout: 10 }).catch((e) => console.log(e.name)); // "QueueFull"
    * ```
    */
-  override put(item: T, options?: PutOptions): Promise<void> {
-    return super.put(item, options);
+  async put(item: T, options?: PutOptions): Promise<void> {
+    const ms = waitFor(options, "put an item on the queue");
+    const signal = checkSignal(options?.signal, "put an item on the queue");
+    signal?.throwIfAborted();
+    const r = await this.#backend.put(this.#encode(item), ms, signal);
+    if (r === "ok") return;
+    if (r === "closed") throw closedError();
+    signal?.throwIfAborted();
+    throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
   }
 
   /**
@@ -245,8 +161,29 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * console.log(q.qsize()); // 1
    * ```
    */
-  override putNowait(item: T): void {
-    super.putNowait(item);
+  putNowait(item: T): void {
+    const r = this.#backend.putSync(this.#encode(item), 0);
+    if (r === "closed") throw closedError();
+    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})`);
+  }
+
+  /**
+   * Puts an item, blocking this thread while the queue is full: for code
+   * running in a child or worker, where blocking is safe.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>();
+   * q.putSync(1);
+   * console.log(q.getSync()); // 1
+   * ```
+   */
+  putSync(item: T, options?: Omit<PutOptions, "signal">): void {
+    const ms = waitFor(options, "put an item on the queue");
+    const r = this.#backend.putSync(this.#encode(item), ms);
+    if (r === "closed") throw closedError();
+    if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
   }
 
   /**
@@ -262,8 +199,15 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * await q.get({ timeout: 10 }).catch((e) => console.log(e.name)); // "QueueEmpty"
    * ```
    */
-  override get(options?: GetOptions): Promise<T> {
-    return super.get(options);
+  async get(options?: GetOptions): Promise<T> {
+    const ms = waitFor(options, "get an item from the queue");
+    const signal = checkSignal(options?.signal, "get an item from the queue");
+    signal?.throwIfAborted();
+    const r = await this.#backend.get(ms, signal);
+    if (r instanceof Uint8Array) return decodeItem(r) as T;
+    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    signal?.throwIfAborted();
+    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
   }
 
   /**
@@ -277,24 +221,8 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * console.log(q.getNowait()); // 3
    * ```
    */
-  override getNowait(): T {
-    return super.getNowait();
-  }
-
-  /**
-   * Puts an item, blocking this thread while the queue is full: for code
-   * running in a child or worker, where blocking is safe.
-   *
-   * @example
-   * ```ts
-   * import { Queue } from "./queue.ts";
-   * const q = new Queue<number>();
-   * q.putSync(1);
-   * console.log(q.getSync()); // 1
-   * ```
-   */
-  override putSync(item: T, options?: Omit<PutOptions, "signal">): void {
-    super.putSync(item, options);
+  getNowait(): T {
+    return this.getSync({ block: false });
   }
 
   /**
@@ -309,8 +237,12 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * console.log(q.getSync({ timeout: 100 })); // 5
    * ```
    */
-  override getSync(options?: Omit<GetOptions, "signal">): T {
-    return super.getSync(options);
+  getSync(options?: Omit<GetOptions, "signal">): T {
+    const ms = waitFor(options, "get an item from the queue");
+    const r = this.#backend.getSync(ms);
+    if (r instanceof Uint8Array) return decodeItem(r) as T;
+    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
   }
 
   /**
@@ -323,8 +255,37 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * console.log(q.qsize(), q.empty(), q.full()); // 0 true false
    * ```
    */
-  override qsize(): number {
-    return super.qsize();
+  qsize(): number {
+    return this.#backend.stat().count;
+  }
+
+  /**
+   * Whether the queue holds no item now (see `qsize`).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * console.log(new Queue().empty()); // true
+   * ```
+   */
+  empty(): boolean {
+    return this.qsize() === 0;
+  }
+
+  /**
+   * Whether the queue holds `maxsize` items now (never, without a maxsize).
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<number>(1);
+   * q.putNowait(1);
+   * console.log(q.full()); // true
+   * ```
+   */
+  full(): boolean {
+    const max = this.#backend.maxsize;
+    return max > 0 && this.qsize() >= max;
   }
 
   /**
@@ -340,8 +301,53 @@ export class Queue<T = unknown> extends QueueBase<T> {
    * for await (const x of q) console.log(x); // 1, then the loop ends
    * ```
    */
-  override close(): void {
-    super.close();
+  close(): void {
+    this.#backend.close();
+  }
+
+  /**
+   * Whether `close()` was called by any holder.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue();
+   * q.close();
+   * console.log(q.closed); // true
+   * ```
+   */
+  get closed(): boolean {
+    return this.#backend.stat().closed;
+  }
+
+  /**
+   * Yields items as they come, until the queue is closed and drained.
+   *
+   * @example
+   * ```ts
+   * import { Queue } from "./queue.ts";
+   * const q = new Queue<string>();
+   * await q.put("a");
+   * q.close();
+   * for await (const x of q) console.log(x); // "a"
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let item: T;
+      try {
+        item = await this.get();
+      } catch (error) {
+        if (error instanceof EOFError) return;
+        throw error;
+      }
+      yield item;
+    }
+  }
+
+  /** @internal */
+  get kind(): Kind {
+    return this.#kind;
   }
 }
 
@@ -423,11 +429,16 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
  * ```
  */
 export class SimpleQueue<T = unknown> {
-  readonly #q: QueueBase<T>;
+  readonly #q: Queue<T>;
 
   /** Creates a simple queue. */
   constructor() {
-    this.#q = new QueueBase<T>("SimpleQueue", 0);
+    simple = true;
+    try {
+      this.#q = new Queue<T>();
+    } finally {
+      simple = false;
+    }
   }
 
   /**
@@ -485,7 +496,7 @@ export class SimpleQueue<T = unknown> {
   }
 
   /** @internal */
-  get inner(): QueueBase<T> {
+  get inner(): Queue<T> {
     return this.#q;
   }
 }
@@ -494,7 +505,7 @@ export class SimpleQueue<T = unknown> {
 // shared buffer itself; to a child process, the name it is listed under in
 // this process, which serves it (or, from a child, the name it came with).
 // Defined outside the classes so that the classes' public types stay plain.
-function queueCrossing(this: QueueBase<unknown>, to: Destination): Crossing {
+function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   if (to === "item") {
     throw new SerializationError(
       `A ${this.kind} cannot be put on a queue or sent through a pipe: pass it to the Process or Pool that uses it (as in Python)`,
@@ -506,7 +517,7 @@ function queueCrossing(this: QueueBase<unknown>, to: Destination): Crossing {
   else state.remote = b instanceof LocalBackend ? exportRing(b.ring) : (b as unknown as { ref: RemoteRef }).ref;
   return { type: "queue", state };
 }
-Object.defineProperty(QueueBase.prototype, crossing, { value: queueCrossing });
+Object.defineProperty(Queue.prototype, crossing, { value: queueCrossing });
 Object.defineProperty(SimpleQueue.prototype, crossing, {
   value(this: SimpleQueue, to: Destination) {
     return queueCrossing.call(this.inner, to);

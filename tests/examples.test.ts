@@ -112,3 +112,28 @@ test("pool_tour.ts: map, applyAsync(...).get(2000) and imap print what Python pr
   assertClean(r);
   assertEquals(r.lines, ["[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]", "400", "0", "1", "4", "9", "16"]);
 }, { timeout: 30_000 });
+
+const numbered = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix} ${i}`);
+
+test("queue_empty.ts: five items produced in order; the consumer takes a prefix of them, as Python's may", async () => {
+  const r = await runExample("queue_empty");
+  assertClean(r);
+  assertEquals(r.lines.filter((l) => l.startsWith("Produced")), numbered("Produced", 5));
+  const consumed = r.lines.filter((l) => l.startsWith("Consumed"));
+  assertEquals(consumed, numbered("Consumed", consumed.length), "FIFO, from the first item");
+  assertEquals(r.lines.length, 5 + consumed.length, r.lines.join("\n"));
+});
+
+test("queue_sentinel.ts: five produced, five consumed, each side in order; a null stops the consumer", async () => {
+  const r = await runExample("queue_sentinel");
+  assertClean(r);
+  assertEquals(r.lines.filter((l) => l.startsWith("Produced")), numbered("Produced", 5));
+  assertEquals(r.lines.filter((l) => l.startsWith("Consumed")), numbered("Consumed", 5));
+  assertEquals(r.lines.length, 10, r.lines.join("\n"));
+});
+
+test("pipe.ts: the receiver prints what the sender sent", async () => {
+  const r = await runExample("pipe");
+  assertClean(r);
+  assertEquals(r.lines, ["Received message: Hello from sender!"]);
+});

@@ -18,6 +18,7 @@ import { getHost } from "../runtime/host.ts";
 import { adoptLives, type LivesInit } from "../shared/lives.ts";
 // Registers how queues revive when they arrive as arguments.
 import "../queue.ts";
+import "../pipe.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {

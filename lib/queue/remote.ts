@@ -5,23 +5,17 @@
 // All requests of a child go down one line in order, so a producer's items
 // keep their order whichever calls it mixes.
 import { state } from "../state.ts";
-import { getHost } from "../runtime/host.ts";
 import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
-import { listRing } from "./server.ts";
+import { listRing, type RemoteRef } from "./server.ts";
 import { encodeRequest, Op, Status } from "./wire.ts";
 
-/** How a ring is named to a child process: its owner's pid and the id it was listed under. */
-export interface RemoteRef {
-  home: number;
-  id: number;
-  maxsize: number;
-}
+export type { RemoteRef };
 
 /** Lists `ring` for child processes and returns the name they will use. */
 export function exportRing(ring: Ring): RemoteRef {
-  return { home: getHost().pid, id: listRing(ring), maxsize: ring.maxsize };
+  return listRing(ring);
 }
 
 type Result = Uint8Array | "ok" | "full" | "closed" | "empty" | "eof" | "false";
@@ -190,4 +184,68 @@ class RemoteBackend implements Backend {
 /** The backend of a queue that arrived in a child process. */
 export function remoteBackend(ref: RemoteRef): Backend {
   return new RemoteBackend(ref);
+}
+
+/** What a copy of a pipe end in a child process does, through the owner. */
+export interface RemoteEndBackend {
+  readonly readable: boolean;
+  readonly writable: boolean;
+  send(frame: Uint8Array): "ok" | "closed";
+  recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
+  recvSync(ms: number | undefined): Uint8Array | "empty" | "eof";
+  poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
+  release(entry: number): void;
+}
+
+// `send` does not wait for the owner: a send that finds the other end
+// closed is reported by the next one, which throws.
+class RemoteEnd implements RemoteEndBackend {
+  readonly ref: RemoteRef & { readable: boolean; writable: boolean };
+  #broken = false;
+
+  constructor(ref: RemoteRef & { readable: boolean; writable: boolean }) {
+    this.ref = ref;
+  }
+
+  get readable(): boolean {
+    return this.ref.readable;
+  }
+
+  get writable(): boolean {
+    return this.ref.writable;
+  }
+
+  send(frame: Uint8Array): "ok" | "closed" {
+    if (!this.ref.writable) throw new TypeError("This end of a one-way pipe only receives: send from the other end");
+    if (this.#broken) return "closed";
+    void clientFor(this.ref).request(Op.Put, this.ref.id, undefined, frame).then(
+      (r) => r === "closed" && (this.#broken = true),
+      () => (this.#broken = true),
+    );
+    return "ok";
+  }
+
+  recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
+    if (!this.ref.readable) throw new TypeError("This end of a one-way pipe only sends: recv on the other end");
+    return clientFor(this.ref).request(Op.Get, this.ref.id, ms, undefined, signal) as Promise<Uint8Array | "empty" | "eof">;
+  }
+
+  recvSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
+    if (!this.ref.readable) throw new TypeError("This end of a one-way pipe only sends: recv on the other end");
+    return clientFor(this.ref).call(Op.Get, this.ref.id, ms) as Uint8Array | "empty" | "eof";
+  }
+
+  async poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean> {
+    if (!this.ref.readable) throw new TypeError("This end of a one-way pipe only sends: poll the other end");
+    return (await clientFor(this.ref).request(Op.Join, this.ref.id, ms, undefined, signal)) === "ok";
+  }
+
+  release(entry: number): void {
+    void clientFor(this.ref).request(Op.Close, this.ref.id, 0, new Uint8Array(Uint32Array.of(entry).buffer));
+  }
+}
+
+/** The backend of a pipe end that arrived in a child process. */
+export function remoteEnd(ref: RemoteRef & { readable: boolean; writable: boolean }): RemoteEndBackend {
+  return new RemoteEnd(ref);
 }

@@ -4,29 +4,58 @@
 // use). Blocking requests wait here, not in the child; a child that exits
 // stops its waits, so no item is taken for a consumer that is gone.
 import type { ChildHandle } from "../runtime/types.ts";
+import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
 import { LocalBackend } from "./backend.ts";
 import type { Ring } from "./ring.ts";
 import { encodeAnswer, Op, type Request, RequestReader, Status } from "./wire.ts";
 
-const rings = new Map<number, LocalBackend>();
-const ids = new WeakMap<Ring, number>();
+/** What the owner runs for child processes: a queue's ring, or a pipe end. */
+export interface Served {
+  readonly maxsize?: number;
+  put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
+  get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
+  stat(): { count: number; unfinished: number; closed: boolean };
+  /** Queues: close for everyone. Pipe ends: close the copy whose entry is in `payload`. */
+  close(payload?: Uint8Array): void;
+  taskDone(): boolean;
+  /** Queues: wait until every item is done. Pipe ends: poll. */
+  join(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
+}
+
+// Listed objects stay listed for the life of this process: a child may
+// hold a name at any time, and names are small.
+const served = new Map<number, Served>();
+const ids = new WeakMap<object, number>();
 let nextId = 1;
 
-/** Lists a ring for child processes; returns its id (the same one every time). */
-export function listRing(ring: Ring): number {
-  let id = ids.get(ring);
+/** How a child process names something its parent serves: the owner's pid and an id. */
+export interface RemoteRef {
+  home: number;
+  id: number;
+  maxsize: number;
+}
+
+/** Lists `what` (keyed by `key`) for child processes; the same name every time. */
+export function listServed(what: Served, key: object = what): RemoteRef {
+  let id = ids.get(key);
   if (id === undefined) {
     id = nextId++;
-    ids.set(ring, id);
-    rings.set(id, new LocalBackend(ring));
+    ids.set(key, id);
+    served.set(id, what);
   }
-  return id;
+  return { home: getHost().pid, id, maxsize: what.maxsize ?? 0 };
+}
+
+/** Lists a queue's ring for child processes. */
+export function listRing(ring: Ring): RemoteRef {
+  const known = ids.get(ring);
+  return known !== undefined ? listServed(served.get(known)!, ring) : listServed(new LocalBackend(ring), ring);
 }
 
 type Answer = [Status, Uint8Array | null];
 
-function statBytes(b: LocalBackend): Uint8Array {
+function statBytes(b: Served): Uint8Array {
   const s = b.stat();
   return new Uint8Array(Int32Array.of(s.count, s.unfinished, s.closed ? 1 : 0).buffer);
 }
@@ -38,7 +67,7 @@ function fromResult(r: Uint8Array | "ok" | "full" | "closed" | "empty" | "eof"):
 }
 
 async function perform(req: Request, signal: AbortSignal): Promise<Answer> {
-  const b = rings.get(req.ring);
+  const b = served.get(req.ring);
   if (!b) return [Status.Unknown, null];
   switch (req.op) {
     case Op.Put:
@@ -48,7 +77,7 @@ async function perform(req: Request, signal: AbortSignal): Promise<Answer> {
     case Op.Stat:
       return [Status.Ok, statBytes(b)];
     case Op.Close:
-      b.close();
+      b.close(req.payload);
       return [Status.Ok, null];
     case Op.TaskDone:
       return [b.taskDone() ? Status.Ok : Status.False, null];

@@ -47,12 +47,15 @@ export class ProcessChild implements ChildHandle {
       this.#child.once("exit", (code, signal) => {
         setTimeout(() => finish({ code, signal }), 100).unref?.();
       });
-      this.#child.once("error", (err) => {
+      // An error once the child runs (Deno reports a broken request line
+      // of a child that has just exited this way) is not a failure to
+      // start: its exit tells what happened.
+      this.#child.on("error", (err) => {
+        if (this.#child.pid !== undefined) return;
         process.stderr.write(`multiproc: cannot start a child process: ${err.message}\n`);
         finish({ code: 1, signal: null });
       });
     });
-    this.#child.on("error", () => {}); // a failed send after exit is not fatal
     this.send(init);
   }
 

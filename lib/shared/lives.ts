@@ -86,11 +86,29 @@ export function isAlive(token: number): boolean {
   return Atomics.load(t.cells, EXITED + slot) !== token || Date.now() - t.times[slot] < GRACE_MS;
 }
 
+/** A child's place in the table: what a thread child is told, and what to call once the child has ended. */
+export interface ChildSlot {
+  init: LivesInit;
+  exited: () => void;
+}
+
 /**
- * Reserves a slot for a thread about to start; returns what goes in its
- * init and a function to call once it has exited.
+ * Whether the thread or child process holding `token` was seen to end (no
+ * grace, and on every runtime): for holders of pipe ends, which close as
+ * file descriptors do when their process ends.
  */
-export function reserveThreadSlot(): { init: LivesInit; exited: () => void } {
+export function hasEnded(token: number): boolean {
+  const t = here();
+  const slot = token & (SLOTS - 1);
+  return Atomics.load(t.cells, slot) !== token || Atomics.load(t.cells, EXITED + slot) === token;
+}
+
+/**
+ * Reserves a slot for a child about to start (a thread, or a process whose
+ * copies of pipe ends are listed under its token here); returns what goes
+ * in a thread's init and a function to call once it has exited.
+ */
+export function reserveChildSlot(): ChildSlot {
   const t = here();
   for (let i = 1; i < SLOTS; i++) {
     if (Atomics.load(t.cells, i) !== 0) continue;
@@ -114,4 +132,22 @@ function exited(t: Table, slot: number, token: number, at: number): void {
   // Free the slot for a new thread once nobody can mistake the two.
   const timer = setTimeout(() => Atomics.compareExchange(t.cells, slot, token, 0), GRACE_MS * 20);
   (timer as { unref?: () => void }).unref?.();
+}
+
+let holder = 0;
+
+/** Runs `encode` with whatever it lists (copies of pipe ends) held by `token`. */
+export function withHolder<T>(token: number, encode: () => T): T {
+  const before = holder;
+  holder = token;
+  try {
+    return encode();
+  } finally {
+    holder = before;
+  }
+}
+
+/** Who holds what is being encoded now: the child being started, or else this thread. */
+export function currentHolder(): number {
+  return holder || myToken();
 }
