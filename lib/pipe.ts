@@ -11,7 +11,7 @@
 import { EOFError, SerializationError } from "./errors.ts";
 import { checkTimeout } from "./checks.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
-import { Ring, SEQ_ITEMS } from "./queue/ring.ts";
+import { type Frame, Ring, SEQ_ITEMS } from "./queue/ring.ts";
 import { BYTES, decodeItem, encodeBytes, encodeItem } from "./queue/codec.ts";
 import { currentHolder, hasEnded, isMainThread, myToken } from "./shared/lives.ts";
 import { listServed, type RemoteRef, type Served } from "./queue/server.ts";
@@ -79,7 +79,7 @@ class LocalEnd implements Served {
     return false;
   }
 
-  send(frame: Uint8Array): "ok" | "closed" {
+  send(frame: Frame): "ok" | "closed" {
     if (!this.#out) throw new TypeError("This end of a one-way pipe only receives: send from the other end");
     if (!this.otherOpen()) return "closed";
     for (;;) {
@@ -137,7 +137,11 @@ class LocalEnd implements Served {
   }
 
   // Served, for child processes: the same operations by the request line's names.
-  put(frame: Uint8Array): Promise<"ok" | "closed"> {
+  tryPut(frame: Frame): "ok" | "closed" {
+    return this.send(frame);
+  }
+
+  put(frame: Frame): Promise<"ok" | "closed"> {
     return Promise.resolve(this.send(frame));
   }
 
@@ -173,7 +177,7 @@ function bump(cells: Int32Array): void {
 interface EndBackend {
   readonly readable: boolean;
   readonly writable: boolean;
-  send(frame: Uint8Array): "ok" | "closed";
+  send(frame: Frame): "ok" | "closed";
   recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
   recvSync(ms: number | undefined): Uint8Array | "empty" | "eof";
   poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
@@ -237,7 +241,7 @@ export class Connection<T = unknown> {
     if (this.#closed) throw new Error(`Cannot ${what}: this end of the pipe is closed`);
   }
 
-  #send(frame: Uint8Array): void {
+  #send(frame: Frame): void {
     if (this.#backend.send(frame) === "closed") {
       const e = new Error("Cannot send: the other end of the pipe is closed (Python's BrokenPipeError)");
       e.name = "BrokenPipeError";

@@ -6,7 +6,7 @@
 import { EOFError, QueueEmpty, QueueFull, SerializationError } from "./errors.ts";
 import { checkSignal, checkTimeout } from "./checks.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
-import { Ring } from "./queue/ring.ts";
+import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
 import { decodeItem, encodeItem } from "./queue/codec.ts";
 import { exportRing, type RemoteRef, remoteBackend } from "./queue/remote.ts";
@@ -120,7 +120,7 @@ export class Queue<T = unknown> {
     return this.#backend;
   }
 
-  #encode(item: T): Uint8Array {
+  #encode(item: T): Frame {
     return encodeItem(item, "item");
   }
 

@@ -2,7 +2,7 @@
 // itself (local, in the process that owns it) or the owner on behalf of a
 // child process (remote.ts). Timeouts are in ms; `undefined` waits forever
 // and 0 does not wait.
-import { LOCK_CELL, Ring, SEQ_DONE, SEQ_ITEMS, SEQ_SPACE } from "./ring.ts";
+import { type Frame, LOCK_CELL, Ring, SEQ_DONE, SEQ_ITEMS, SEQ_SPACE } from "./ring.ts";
 import { isMainThread } from "../shared/lives.ts";
 
 /** A snapshot of a queue's counters. */
@@ -15,8 +15,8 @@ export interface QueueStat {
 /** What the front-ends (Queue, Connection) call. */
 export interface Backend {
   readonly maxsize: number;
-  put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
-  putSync(frame: Uint8Array, ms: number | undefined): "ok" | "full" | "closed";
+  put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
+  putSync(frame: Frame, ms: number | undefined): "ok" | "full" | "closed";
   get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
   getSync(ms: number | undefined): Uint8Array | "empty" | "eof";
   stat(): QueueStat;
@@ -99,7 +99,7 @@ export class LocalBackend implements Backend {
     }
   }
 
-  #tryPut(frame: Uint8Array): Attempt<"ok" | "closed"> {
+  #tryPut(frame: Frame): Attempt<"ok" | "closed"> {
     return (lockMs) => {
       const r = this.ring.put(frame, lockMs);
       return r === "full" ? null : r;
@@ -113,13 +113,17 @@ export class LocalBackend implements Backend {
 
   #isDone: Attempt<true> = () => (this.ring.unfinished() === 0 ? true : null);
 
-  put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
+  put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
     const r = this.ring.put(frame, 0);
     if (r !== "busy" && (r !== "full" || ms === 0)) return Promise.resolve(r);
     return this.#until(SEQ_SPACE, this.#tryPut(frame), ms, "full" as const, signal);
   }
 
-  putSync(frame: Uint8Array, ms: number | undefined): "ok" | "full" | "closed" {
+  tryPut(frame: Frame): "ok" | "full" | "closed" | "busy" {
+    return this.ring.put(frame, 0);
+  }
+
+  putSync(frame: Frame, ms: number | undefined): "ok" | "full" | "closed" {
     return this.#untilSync(SEQ_SPACE, this.#tryPut(frame), ms, "full" as const);
   }
 

@@ -4,6 +4,7 @@
 // answer; async ones write it and await the answer on the parent channel.
 // All requests of a child go down one line in order, so a producer's items
 // keep their order whichever calls it mixes.
+import type { Frame } from "./ring.ts";
 import { state } from "../state.ts";
 import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
@@ -45,6 +46,8 @@ class Client {
   readonly #pending = new Map<number, (r: [number, Uint8Array | null]) => void>();
   #nextId = 1;
   #out: Uint8Array[] = [];
+  /** Rings a request without answer (a put, a send) found closed. */
+  readonly closed = new Set<number>();
   #outBytes = 0;
 
   constructor(line: RequestLine) {
@@ -52,6 +55,11 @@ class Client {
     onSideMessage((message) => {
       for (let i = 1; i < message.length; i += 3) {
         const id = message[i] as number;
+        if (id === 0) {
+          // A request that wanted no answer failed: its ring is closed.
+          this.closed.add(message[i + 2] as number);
+          continue;
+        }
         const resolve = this.#pending.get(id);
         this.#pending.delete(id);
         resolve?.([message[i + 1] as number, message[i + 2] as Uint8Array | null]);
@@ -72,9 +80,22 @@ class Client {
     this.#line.write(all);
   };
 
-  request(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array, signal?: AbortSignal): Promise<Result> {
+  /**
+   * Sends a request without waiting for its answer (a put that cannot have
+   * to wait, a send on a pipe): written with the next flush, in order with
+   * every other request. Should it find the ring closed, the owner says so
+   * and the ring lands in `closed`.
+   */
+  post(op: Op, ring: number, payload: Frame): void {
+    const frame = encodeRequest(op, false, 0, ring, undefined, payload);
+    if (this.#out.length === 0) queueMicrotask(this.#flush);
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+  }
+
+  request(op: Op, ring: number, ms: number | undefined, payload?: Frame, signal?: AbortSignal): Promise<Result> {
     const id = this.#nextId++;
-    if (this.#nextId > 0xffffffff) this.#nextId = 1;
+    if (this.#nextId > 0x7fffffff) this.#nextId = 1;
     const frame = encodeRequest(op, false, id, ring, ms, payload);
     if (this.#out.length === 0) queueMicrotask(this.#flush);
     this.#out.push(frame);
@@ -97,7 +118,7 @@ class Client {
     });
   }
 
-  #call(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array): [number, Uint8Array] {
+  #call(op: Op, ring: number, ms: number | undefined, payload?: Frame): [number, Uint8Array] {
     this.#flush();
     this.#line.write(encodeRequest(op, true, 0, ring, ms, payload));
     const head = new Uint8Array(4);
@@ -107,7 +128,7 @@ class Client {
     return [body[0], body.subarray(1)];
   }
 
-  call(op: Op, ring: number, ms: number | undefined, payload?: Uint8Array): Result {
+  call(op: Op, ring: number, ms: number | undefined, payload?: Frame): Result {
     const [status, bytes] = this.#call(op, ring, ms, payload);
     return toResult(status, bytes);
   }
@@ -142,15 +163,31 @@ class RemoteBackend implements Backend {
     return clientFor(this.ref);
   }
 
-  async put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
-    return await this.#client.request(Op.Put, this.ref.id, ms, frame, signal) as "ok" | "full" | "closed";
+  // Without a maxsize a put never waits: it goes with the next flush and
+  // resolves at once (as Python's returns once its feeder has the item).
+  // One that found the queue closed makes the next put throw.
+  #post(frame: Frame): "ok" | "closed" | null {
+    if (this.ref.maxsize !== 0) return null;
+    const client = this.#client;
+    if (client.closed.has(this.ref.id)) return "closed";
+    client.post(Op.Put, this.ref.id, frame);
+    return "ok";
   }
 
-  putSync(frame: Uint8Array, ms: number | undefined): "ok" | "full" | "closed" {
-    return this.#client.call(Op.Put, this.ref.id, ms, frame) as "ok" | "full" | "closed";
+  async put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
+    return this.#post(frame) ?? await this.#client.request(Op.Put, this.ref.id, ms, frame, signal) as "ok" | "full" | "closed";
   }
 
+  putSync(frame: Frame, ms: number | undefined): "ok" | "full" | "closed" {
+    return this.#post(frame) ?? this.#client.call(Op.Put, this.ref.id, ms, frame) as "ok" | "full" | "closed";
+  }
+
+  // A get first asks without waiting, on the line (a quick round trip,
+  // no message through the parent channel); only when the queue is empty
+  // does it wait there, asynchronously, for the owner's answer.
   async get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
+    const now = this.#client.call(Op.Get, this.ref.id, 0) as Uint8Array | "empty" | "eof";
+    if (now !== "empty" || ms === 0) return now;
     return await this.#client.request(Op.Get, this.ref.id, ms, undefined, signal) as Uint8Array | "empty" | "eof";
   }
 
@@ -190,7 +227,7 @@ export function remoteBackend(ref: RemoteRef): Backend {
 export interface RemoteEndBackend {
   readonly readable: boolean;
   readonly writable: boolean;
-  send(frame: Uint8Array): "ok" | "closed";
+  send(frame: Frame): "ok" | "closed";
   recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
   recvSync(ms: number | undefined): Uint8Array | "empty" | "eof";
   poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
@@ -201,7 +238,6 @@ export interface RemoteEndBackend {
 // closed is reported by the next one, which throws.
 class RemoteEnd implements RemoteEndBackend {
   readonly ref: RemoteRef & { readable: boolean; writable: boolean };
-  #broken = false;
 
   constructor(ref: RemoteRef & { readable: boolean; writable: boolean }) {
     this.ref = ref;
@@ -215,13 +251,11 @@ class RemoteEnd implements RemoteEndBackend {
     return this.ref.writable;
   }
 
-  send(frame: Uint8Array): "ok" | "closed" {
+  send(frame: Frame): "ok" | "closed" {
     if (!this.ref.writable) throw new TypeError("This end of a one-way pipe only receives: send from the other end");
-    if (this.#broken) return "closed";
-    void clientFor(this.ref).request(Op.Put, this.ref.id, undefined, frame).then(
-      (r) => r === "closed" && (this.#broken = true),
-      () => (this.#broken = true),
-    );
+    const client = clientFor(this.ref);
+    if (client.closed.has(this.ref.id)) return "closed";
+    client.post(Op.Put, this.ref.id, frame);
     return "ok";
   }
 

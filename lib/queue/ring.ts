@@ -37,6 +37,8 @@ const J_COUNT = 14;
 const J_UNFINISHED = 15;
 const J_CAP = 16;
 const LOCK_WAITERS = 17;
+// How many wait on each cell that is waited on (18-20 for the sequence cells).
+const waitersOf = (cell: number) => (cell === LOCK ? LOCK_WAITERS : cell + 10);
 /** Free cells for the users of a ring (a Pipe's open ends). */
 export const USER_CELLS = 24;
 const HEADER_BYTES = 32 * 4;
@@ -47,6 +49,9 @@ export const MAX_CAP: number = 1024 * 1024 * 1024;
 
 /** What a put or get found instead of doing its work. */
 export type RingRefusal = "full" | "closed" | "empty" | "eof";
+
+/** A frame, whole or as a head and a body (written one after the other). */
+export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
 
 /** A ring as it crosses to another thread: the buffer is shared, not copied. */
 export type RingState = SharedArrayBuffer;
@@ -66,6 +71,7 @@ export class Ring {
   readonly buffer: SharedArrayBuffer;
   readonly cells: Int32Array;
   #bytes: Uint8Array;
+  #view: DataView;
 
   constructor(from: { maxsize: number } | SharedArrayBuffer) {
     if (from instanceof SharedArrayBuffer) {
@@ -79,6 +85,7 @@ export class Ring {
     }
     this.cells = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.#bytes = new Uint8Array(this.buffer); // tracks the length as it grows
+    this.#view = new DataView(this.buffer);
     if (!(from instanceof SharedArrayBuffer)) {
       this.cells[CAP] = INITIAL_CAP;
       this.cells[MAXSIZE] = from.maxsize;
@@ -109,23 +116,25 @@ export class Ring {
   }
 
   /**
-   * Appends a frame; a refusal leaves the ring as it was. "busy": the lock
-   * stayed taken for `lockMs` (see #lock).
+   * Appends a frame (given whole, or as a head and a body, to save a copy);
+   * a refusal leaves the ring as it was. "busy": the lock stayed taken for
+   * `lockMs` (see #lock).
    */
-  put(frame: Uint8Array, lockMs: number): "ok" | "full" | "closed" | "busy" {
+  put(frame: Frame, lockMs: number): "ok" | "full" | "closed" | "busy" {
+    const [head, body] = frame instanceof Uint8Array ? [frame, null] : frame;
+    const size = head.length + (body?.length ?? 0);
     if (!this.#lock(lockMs)) return "busy";
     try {
       const c = this.cells;
       if (c[CLOSED]) return "closed";
       if (c[MAXSIZE] > 0 && c[COUNT] >= c[MAXSIZE]) return "full";
-      const need = 4 + frame.length;
+      const need = 4 + size;
       let cap = c[CAP];
       if (c[USED] + need > cap) cap = this.#grow(need);
       const tail = (c[HEAD] + c[USED]) % cap;
-      const len = new Uint8Array(4);
-      new DataView(len.buffer).setUint32(0, frame.length, true);
-      this.#write(tail, len, cap);
-      this.#write((tail + 4) % cap, frame, cap);
+      this.#writeLength(tail, size, cap);
+      this.#write((tail + 4) % cap, head, cap);
+      if (body) this.#write((tail + 4 + head.length) % cap, body, cap);
       this.#commit(c[HEAD], c[USED] + need, c[COUNT] + 1, c[UNFINISHED] + 1, cap);
     } finally {
       this.#unlock();
@@ -142,13 +151,14 @@ export class Ring {
       const c = this.cells;
       if (c[COUNT] === 0) return c[CLOSED] ? "eof" : "empty";
       const cap = c[CAP];
-      const lenBytes = new Uint8Array(4);
-      this.#read(c[HEAD], lenBytes, cap);
-      const len = new DataView(lenBytes.buffer).getUint32(0, true);
-      frame = new Uint8Array(len);
-      this.#read((c[HEAD] + 4) % cap, frame, cap);
+      const head = c[HEAD];
+      const len = this.#readLength(head, cap);
+      const at = (head + 4) % cap;
+      frame = at + len <= cap
+        ? this.#bytes.slice(HEADER_BYTES + at, HEADER_BYTES + at + len)
+        : this.#read(at, new Uint8Array(len), cap);
       const used = c[USED] - 4 - len;
-      this.#commit(used === 0 ? 0 : (c[HEAD] + 4 + len) % cap, used, c[COUNT] - 1, c[UNFINISHED], cap);
+      this.#commit(used === 0 ? 0 : (head + 4 + len) % cap, used, c[COUNT] - 1, c[UNFINISHED], cap);
     } finally {
       this.#unlock();
     }
@@ -181,7 +191,10 @@ export class Ring {
 
   /** Blocks this thread until `cell` moves from `seen` or `ms` pass. */
   waitSync(cell: number, seen: number, ms: number | undefined): void {
+    // Waiters are counted, so that a put or get notifies only when someone waits.
+    Atomics.add(this.cells, waitersOf(cell), 1);
     Atomics.wait(this.cells, cell, seen, ms ?? Infinity);
+    Atomics.sub(this.cells, waitersOf(cell), 1);
   }
 
   /**
@@ -189,12 +202,20 @@ export class Ring {
    * keeps the event loop alive meanwhile.
    */
   waitAsync(cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<void> {
+    Atomics.add(this.cells, waitersOf(cell), 1);
     const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.cells, cell, seen, ms ?? Infinity);
-    if (!r.async) return Promise.resolve();
+    if (!r.async) {
+      Atomics.sub(this.cells, waitersOf(cell), 1);
+      return Promise.resolve();
+    }
     // Node and Deno do not count a pending waitAsync as work: without a
     // timer, a program waiting only on a queue would just end.
     return new Promise<void>((resolve) => {
+      let once = false;
       const done = () => {
+        if (once) return;
+        once = true;
+        Atomics.sub(this.cells, waitersOf(cell), 1);
         clearTimeout(keep);
         signal?.removeEventListener("abort", done);
         resolve();
@@ -207,7 +228,19 @@ export class Ring {
 
   #bump(cell: number): void {
     Atomics.add(this.cells, cell, 1);
-    Atomics.notify(this.cells, cell);
+    if (Atomics.load(this.cells, waitersOf(cell)) > 0) Atomics.notify(this.cells, cell);
+  }
+
+  #writeLength(at: number, len: number, cap: number): void {
+    if (at + 4 <= cap) return this.#view.setUint32(HEADER_BYTES + at, len, true);
+    for (let i = 0; i < 4; i++) this.#bytes[HEADER_BYTES + ((at + i) % cap)] = (len >>> (8 * i)) & 0xff;
+  }
+
+  #readLength(at: number, cap: number): number {
+    if (at + 4 <= cap) return this.#view.getUint32(HEADER_BYTES + at, true);
+    let len = 0;
+    for (let i = 0; i < 4; i++) len |= this.#bytes[HEADER_BYTES + ((at + i) % cap)] << (8 * i);
+    return len >>> 0;
   }
 
   #grow(need: number): number {
@@ -237,30 +270,33 @@ export class Ring {
     if (first < src.length) this.#bytes.set(src.subarray(first), HEADER_BYTES);
   }
 
-  #read(at: number, dst: Uint8Array, cap: number): void {
+  #read(at: number, dst: Uint8Array, cap: number): Uint8Array {
     const first = Math.min(dst.length, cap - at);
     dst.set(this.#bytes.subarray(HEADER_BYTES + at, HEADER_BYTES + at + first));
     if (first < dst.length) dst.set(this.#bytes.subarray(HEADER_BYTES, HEADER_BYTES + dst.length - first), first);
+    return dst;
   }
 
   #commit(head: number, used: number, count: number, unfinished: number, cap: number): void {
+    // Plain stores, published by the atomic ones that follow (the journal
+    // flag, then the lock's release): whoever takes the lock next sees them.
     const c = this.cells;
-    Atomics.store(c, J_HEAD, head);
-    Atomics.store(c, J_USED, used);
-    Atomics.store(c, J_COUNT, count);
-    Atomics.store(c, J_UNFINISHED, unfinished);
-    Atomics.store(c, J_CAP, cap);
+    c[J_HEAD] = head;
+    c[J_USED] = used;
+    c[J_COUNT] = count;
+    c[J_UNFINISHED] = unfinished;
+    c[J_CAP] = cap;
     Atomics.store(c, JOURNAL, 1);
     this.#apply();
   }
 
   #apply(): void {
     const c = this.cells;
-    Atomics.store(c, HEAD, c[J_HEAD]);
-    Atomics.store(c, USED, c[J_USED]);
-    Atomics.store(c, COUNT, c[J_COUNT]);
-    Atomics.store(c, UNFINISHED, c[J_UNFINISHED]);
-    Atomics.store(c, CAP, c[J_CAP]);
+    c[HEAD] = c[J_HEAD];
+    c[USED] = c[J_USED];
+    c[COUNT] = c[J_COUNT];
+    c[UNFINISHED] = c[J_UNFINISHED];
+    c[CAP] = c[J_CAP];
     Atomics.store(c, JOURNAL, 0);
   }
 

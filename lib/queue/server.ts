@@ -3,6 +3,7 @@
 // by running the request on the ring (the same LocalBackend its threads
 // use). Blocking requests wait here, not in the child; a child that exits
 // stops its waits, so no item is taken for a consumer that is gone.
+import type { Frame } from "./ring.ts";
 import type { ChildHandle } from "../runtime/types.ts";
 import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
@@ -13,7 +14,9 @@ import { encodeAnswer, Op, type Request, RequestReader, Status } from "./wire.ts
 /** What the owner runs for child processes: a queue's ring, or a pipe end. */
 export interface Served {
   readonly maxsize?: number;
-  put(frame: Uint8Array, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
+  put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
+  /** A put that does not wait: "full" (or "busy", a lock held elsewhere) when it would. */
+  tryPut(frame: Frame): "ok" | "full" | "closed" | "busy";
   get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
   stat(): { count: number; unfinished: number; closed: boolean };
   /** Queues: close for everyone. Pipe ends: close the copy whose entry is in `payload`. */
@@ -100,6 +103,11 @@ export function serveRequests(child: ChildHandle): void {
   const answer = (req: Request, [status, payload]: Answer) => {
     if (gone.signal.aborted) return;
     if (req.sync) return line.write(encodeAnswer(status, payload ?? undefined));
+    if (req.id === 0) {
+      // No answer wanted, unless it failed (then: the ring is closed).
+      if (status === Status.Ok) return;
+      [status, payload] = [Status.Closed, req.ring as unknown as Uint8Array];
+    }
     if (batch === null) {
       batch = [SIDE_TAG];
       queueMicrotask(() => {
@@ -130,6 +138,12 @@ export function serveRequests(child: ChildHandle): void {
   const run = (req: Request): Promise<Answer> => {
     if (req.op !== Op.Put) return start(req);
     const before = waitingPuts.get(req.ring);
+    if (!before) {
+      // Most puts find room: done here and now, so that the requests
+      // after it (a qsize) see the item.
+      const r = served.get(req.ring)?.tryPut(req.payload);
+      if (r === "ok" || r === "closed" || (r === "full" && req.ms === 0)) return Promise.resolve(fromResult(r));
+    }
     const p = before ? before.then(() => start(req)) : start(req);
     waitingPuts.set(req.ring, p);
     void p.finally(() => waitingPuts.get(req.ring) === p && waitingPuts.delete(req.ring));

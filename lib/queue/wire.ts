@@ -4,6 +4,7 @@
 //   u32 length of what follows | u8 status | payload
 // Answers to async requests travel on the parent channel as
 //   [SIDE_TAG, id, status, payload, id, status, payload, ...]
+import type { Frame } from "./ring.ts";
 
 /** Operations on a ring. */
 export const Op: { Put: 1; Get: 2; Stat: 3; Close: 4; TaskDone: 5; Join: 6; Cancel: 7 } = {
@@ -46,8 +47,9 @@ export interface Request {
 }
 
 /** Frames a request. */
-export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, ms: number | undefined, payload?: Uint8Array): Uint8Array {
-  const size = REQUEST_HEAD + (payload?.length ?? 0);
+export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, ms: number | undefined, payload?: Frame): Uint8Array {
+  const [head, body] = payload === undefined ? [undefined, undefined] : payload instanceof Uint8Array ? [payload, undefined] : payload;
+  const size = REQUEST_HEAD + (head?.length ?? 0) + (body?.length ?? 0);
   const out = new Uint8Array(4 + size);
   const v = new DataView(out.buffer);
   v.setUint32(0, size, true);
@@ -56,21 +58,33 @@ export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, m
   v.setUint32(6, id, true);
   v.setUint32(10, ring, true);
   v.setFloat64(14, ms ?? NaN, true);
-  if (payload) out.set(payload, 4 + REQUEST_HEAD);
+  if (head) out.set(head, 4 + REQUEST_HEAD);
+  if (body) out.set(body, 4 + REQUEST_HEAD + head!.length);
   return out;
 }
 
 /** Splits a stream of request bytes into requests, keeping a partial frame for the next chunk. */
 export class RequestReader {
-  #pending: Uint8Array = new Uint8Array(0);
+  // The start of an incomplete request, in the chunks it came in: joined
+  // only once it is whole, so a big request is copied once, not per chunk.
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #needed = 0;
 
   /** The complete requests in what has come so far. */
   push(chunk: Uint8Array): Request[] {
     let buf = chunk;
     if (this.#pending.length) {
-      buf = new Uint8Array(this.#pending.length + chunk.length);
-      buf.set(this.#pending);
-      buf.set(chunk, this.#pending.length);
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+      if (this.#pendingBytes < this.#needed) return [];
+      buf = new Uint8Array(this.#pendingBytes);
+      let at = 0;
+      for (const part of this.#pending) {
+        buf.set(part, at);
+        at += part.length;
+      }
+      this.#pending = [];
     }
     const out: Request[] = [];
     const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -89,7 +103,12 @@ export class RequestReader {
       });
       at += 4 + size;
     }
-    this.#pending = buf.slice(at);
+    if (at < buf.length) {
+      const rest = buf.slice(at);
+      this.#pending = [rest];
+      this.#pendingBytes = rest.length;
+      this.#needed = rest.length >= 4 ? 4 + new DataView(rest.buffer).getUint32(0, true) : 4;
+    }
     return out;
   }
 }
