@@ -123,6 +123,14 @@ export class LocalBackend implements Backend {
     return this.ring.put(frame, 0);
   }
 
+  tryGet(): Uint8Array | "empty" | "eof" | "busy" {
+    return this.ring.get(0);
+  }
+
+  unget(frames: Uint8Array[]): "ok" | "busy" {
+    return this.ring.unget(frames, 0);
+  }
+
   putSync(frame: Frame, ms: number | undefined): "ok" | "full" | "closed" {
     return this.#untilSync(SEQ_SPACE, this.#tryPut(frame), ms, "full" as const);
   }

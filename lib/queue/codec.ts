@@ -97,7 +97,7 @@ function decodeTyped(frame: Uint8Array): unknown {
   // The frame is a fresh copy: the value is a view of it, past its head
   // (8 bytes, so that every element type is aligned).
   const kind = KINDS[frame[1]];
-  if (frame.byteOffset % 8 !== 0) frame = frame.slice(); // a view must be aligned
+  if (frame.byteOffset % 8 !== 0) frame = new Uint8Array(frame); // a view must be aligned: copy
   const start = frame.byteOffset + TYPED_HEAD;
   const length = frame.byteLength - TYPED_HEAD;
   if (kind === ArrayBuffer) return frame.buffer.slice(start, start + length);

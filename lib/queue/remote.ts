@@ -10,7 +10,10 @@ import { onSideMessage, type RequestLine, requestLine } from "../child/channel.t
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
 import { listRing, type RemoteRef } from "./server.ts";
-import { encodeRequest, Op, Status } from "./wire.ts";
+import { copyOf, decodeLent, encodeNumbers, encodeRequest, Op, Status } from "./wire.ts";
+
+// Borrowed items left unread this long go back to the owner's queue.
+const GIVE_BACK_MS = 50;
 
 export type { RemoteRef };
 
@@ -65,6 +68,11 @@ class Client {
         resolve?.([message[i + 1] as number, message[i + 2] as Uint8Array | null]);
       }
     });
+  }
+
+  /** Writes what is pending now. */
+  flushNow(): void {
+    this.#flush();
   }
 
   #flush = (): void => {
@@ -182,23 +190,75 @@ class RemoteBackend implements Backend {
     return this.#post(frame) ?? this.#client.call(Op.Put, this.ref.id, ms, frame) as "ok" | "full" | "closed";
   }
 
-  // A get first asks without waiting, on the line (a quick round trip,
-  // no message through the parent channel); only when the queue is empty
-  // does it wait there, asynchronously, for the owner's answer.
+  // A consumer here borrows items in batches (Op.Want) when it takes them
+  // back to back, so that a stream of items is not a round trip each. What
+  // it borrowed stays listed with the owner until `get` hands it out (and
+  // says so, before the caller sees it); should this process end first,
+  // the owner puts the rest back in front of the queue, and what this
+  // consumer leaves unread for a while goes back by itself. So nothing
+  // is lost or delivered twice.
+  #borrowed: Array<[number, Uint8Array]> = [];
+  #window = 1;
+  #drainedAt = -Infinity;
+  #lastTake = 0;
+  #giveBackTimer: ReturnType<typeof setTimeout> | null = null;
+
+  #take(sync: boolean): Uint8Array {
+    const [n, frame] = this.#borrowed.shift()!;
+    const client = this.#client;
+    client.post(Op.Ack, this.ref.id, encodeNumbers([n]));
+    // Async callers see the item after the flush (a microtask queued
+    // first); a sync caller sees it at once, so it is written now.
+    if (sync) client.flushNow();
+    this.#lastTake = performance.now();
+    if (this.#borrowed.length === 0) this.#drainedAt = this.#lastTake;
+    else this.#scheduleGiveBack();
+    return frame;
+  }
+
+  #want(): Uint8Array {
+    // Back to back (the last batch just ran out): ask for twice as many.
+    const quick = performance.now() - this.#drainedAt < 2;
+    this.#window = quick ? Math.min(this.#window * 2, 256) : 1;
+    return encodeNumbers([this.#window]);
+  }
+
+  #scheduleGiveBack(): void {
+    if (this.#giveBackTimer) return;
+    this.#giveBackTimer = setTimeout(() => {
+      this.#giveBackTimer = null;
+      if (this.#borrowed.length === 0) return;
+      if (performance.now() - this.#lastTake < GIVE_BACK_MS) return this.#scheduleGiveBack();
+      const numbers = this.#borrowed.map(([n]) => n);
+      this.#borrowed = [];
+      this.#client.post(Op.Return, this.ref.id, encodeNumbers(numbers));
+    }, GIVE_BACK_MS);
+    (this.#giveBackTimer as { unref?: () => void }).unref?.();
+  }
+
   async get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
-    const now = this.#client.call(Op.Get, this.ref.id, 0) as Uint8Array | "empty" | "eof";
-    if (now !== "empty" || ms === 0) return now;
-    return await this.#client.request(Op.Get, this.ref.id, ms, undefined, signal) as Uint8Array | "empty" | "eof";
+    for (;;) {
+      if (this.#borrowed.length) return this.#take(false);
+      const r = await this.#client.request(Op.Want, this.ref.id, ms, this.#want(), signal);
+      if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
+      this.#borrowed.push(...decodeLent(r));
+    }
   }
 
   getSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
-    return this.#client.call(Op.Get, this.ref.id, ms) as Uint8Array | "empty" | "eof";
+    for (;;) {
+      if (this.#borrowed.length) return this.#take(true);
+      const r = this.#client.call(Op.Want, this.ref.id, ms, this.#want());
+      if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
+      this.#borrowed.push(...decodeLent(r));
+    }
   }
 
   stat(): QueueStat {
     const r = this.#client.call(Op.Stat, this.ref.id, 0);
-    const cells = r instanceof Uint8Array ? new Int32Array(r.slice().buffer) : Int32Array.of(0, 0, 0);
-    return { count: cells[0], unfinished: cells[1], closed: cells[2] === 1 };
+    const cells = r instanceof Uint8Array ? new Int32Array(copyOf(r, 0, 12).buffer) : Int32Array.of(0, 0, 0);
+    // Items borrowed here are still in the queue, as far as anyone can tell.
+    return { count: cells[0] + this.#borrowed.length, unfinished: cells[1], closed: cells[2] === 1 };
   }
 
   close(): void {

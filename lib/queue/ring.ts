@@ -166,6 +166,34 @@ export class Ring {
     return frame;
   }
 
+  /**
+   * Puts frames back in front, in order, as they were before they were
+   * taken (frames handed to a child process that ended, or gave them back
+   * unread). They count as unfinished still: they never stopped being.
+   */
+  unget(frames: Uint8Array[], lockMs: number): "ok" | "busy" {
+    if (frames.length === 0) return "ok";
+    const need = frames.reduce((n, f) => n + 4 + f.length, 0);
+    if (!this.#lock(lockMs)) return "busy";
+    try {
+      const c = this.cells;
+      let cap = c[CAP];
+      if (c[USED] + need > cap) cap = this.#grow(need);
+      const head = (c[HEAD] - need + cap * 2) % cap;
+      let at = head;
+      for (const f of frames) {
+        this.#writeLength(at, f.length, cap);
+        this.#write((at + 4) % cap, f, cap);
+        at = (at + 4 + f.length) % cap;
+      }
+      this.#commit(head, c[USED] + need, c[COUNT] + frames.length, c[UNFINISHED], cap);
+    } finally {
+      this.#unlock();
+    }
+    this.#bump(SEQ_ITEMS);
+    return "ok";
+  }
+
   /** Closes the ring for everyone: puts are refused, gets drain then see "eof". */
   close(): void {
     if (Atomics.exchange(this.cells, CLOSED, 1) === 1) return;

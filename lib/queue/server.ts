@@ -9,7 +9,7 @@ import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
 import { LocalBackend } from "./backend.ts";
 import type { Ring } from "./ring.ts";
-import { encodeAnswer, Op, type Request, RequestReader, Status } from "./wire.ts";
+import { decodeNumbers, encodeAnswer, encodeLent, Op, type Request, RequestReader, Status } from "./wire.ts";
 
 /** What the owner runs for child processes: a queue's ring, or a pipe end. */
 export interface Served {
@@ -17,6 +17,10 @@ export interface Served {
   put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed">;
   /** A put that does not wait: "full" (or "busy", a lock held elsewhere) when it would. */
   tryPut(frame: Frame): "ok" | "full" | "closed" | "busy";
+  /** Queues only: a get that does not wait. */
+  tryGet?(): Uint8Array | "empty" | "eof" | "busy";
+  /** Queues only: puts frames back in front, in order. */
+  unget?(frames: Uint8Array[]): "ok" | "busy";
   get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
   stat(): { count: number; unfinished: number; closed: boolean };
   /** Queues: close for everyone. Pipe ends: close the copy whose entry is in `payload`. */
@@ -118,6 +122,44 @@ export function serveRequests(child: ChildHandle): void {
     }
     batch.push(req.id, status, payload);
   };
+  // Frames lent to this child (Op.Want), per ring, by number, until it
+  // says it took them; when it ends, what it did not take goes back.
+  const lent = new Map<number, Map<number, Uint8Array>>();
+  let nextLent = 1;
+  const giveBack = (ring: number, numbers?: number[]) => {
+    const mine = lent.get(ring);
+    const b = served.get(ring);
+    if (!mine || !b?.unget) return;
+    const back = (numbers ?? [...mine.keys()]).sort((x, y) => x - y).flatMap((n) => {
+      const f = mine.get(n);
+      mine.delete(n);
+      return f ? [f] : [];
+    });
+    const retry = () => b.unget!(back) === "busy" && setTimeout(retry, 20);
+    retry();
+  };
+  const want = async (req: Request, signal: AbortSignal): Promise<Answer> => {
+    const b = served.get(req.ring);
+    if (!b?.tryGet) return [Status.Unknown, null];
+    const n = Math.max(1, new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true));
+    const first = await b.get(req.ms, signal);
+    if (!(first instanceof Uint8Array)) return fromResult(first);
+    const frames = [first];
+    while (frames.length < n) {
+      const r = b.tryGet();
+      if (!(r instanceof Uint8Array)) break;
+      frames.push(r);
+    }
+    if (gone.signal.aborted) {
+      b.unget?.(frames);
+      return [Status.Empty, null];
+    }
+    let mine = lent.get(req.ring);
+    if (!mine) lent.set(req.ring, mine = new Map());
+    const number = nextLent;
+    for (const f of frames) mine.set(nextLent++, f);
+    return [Status.Ok, encodeLent(number, frames)];
+  };
   // A put that waits for room holds back this child's later puts to the
   // same ring, so that its items keep their order.
   const waitingPuts = new Map<number, Promise<unknown>>();
@@ -127,6 +169,21 @@ export function serveRequests(child: ChildHandle): void {
     if (req.op === Op.Cancel) {
       waits.get(new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true))?.abort();
       return Promise.resolve([Status.Ok, null]);
+    }
+    if (req.op === Op.Ack) {
+      const mine = lent.get(req.ring);
+      for (const n of decodeNumbers(req.payload)) mine?.delete(n);
+      return Promise.resolve([Status.Ok, null]);
+    }
+    if (req.op === Op.Return) {
+      giveBack(req.ring, decodeNumbers(req.payload));
+      return Promise.resolve([Status.Ok, null]);
+    }
+    if (req.op === Op.Want) {
+      if (req.sync || req.ms === 0) return want(req, gone.signal);
+      const c = new AbortController();
+      waits.set(req.id, c);
+      return want(req, AbortSignal.any([gone.signal, c.signal])).finally(() => waits.delete(req.id));
     }
     if (req.sync || req.ms === 0 || (req.op !== Op.Get && req.op !== Op.Put && req.op !== Op.Join)) {
       return perform(req, gone.signal);
@@ -157,5 +214,8 @@ export function serveRequests(child: ChildHandle): void {
       );
     }
   });
-  line.onEnd(() => gone.abort());
+  line.onEnd(() => {
+    gone.abort();
+    for (const ring of lent.keys()) giveBack(ring);
+  });
 }

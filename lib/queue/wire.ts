@@ -7,7 +7,18 @@
 import type { Frame } from "./ring.ts";
 
 /** Operations on a ring. */
-export const Op: { Put: 1; Get: 2; Stat: 3; Close: 4; TaskDone: 5; Join: 6; Cancel: 7 } = {
+export const Op: {
+  Put: 1;
+  Get: 2;
+  Stat: 3;
+  Close: 4;
+  TaskDone: 5;
+  Join: 6;
+  Cancel: 7;
+  Want: 8;
+  Ack: 9;
+  Return: 10;
+} = {
   Put: 1,
   Get: 2,
   Stat: 3,
@@ -15,6 +26,12 @@ export const Op: { Put: 1; Get: 2; Stat: 3; Close: 4; TaskDone: 5; Join: 6; Canc
   TaskDone: 5,
   Join: 6,
   Cancel: 7,
+  // Several items for a consumer in a child process: they stay listed as
+  // lent to it until it acknowledges taking each (Ack) or gives them back
+  // (Return); if it ends first, they go back in front of the queue.
+  Want: 8,
+  Ack: 9,
+  Return: 10,
 };
 /** One of Op's values. */
 export type Op = typeof Op[keyof typeof Op];
@@ -99,12 +116,12 @@ export class RequestReader {
         id: v.getUint32(at + 6, true),
         ring: v.getUint32(at + 10, true),
         ms: Number.isNaN(ms) ? undefined : ms,
-        payload: buf.slice(at + 4 + REQUEST_HEAD, at + 4 + size),
+        payload: copyOf(buf, at + 4 + REQUEST_HEAD, at + 4 + size),
       });
       at += 4 + size;
     }
     if (at < buf.length) {
-      const rest = buf.slice(at);
+      const rest = copyOf(buf, at, buf.length);
       this.#pending = [rest];
       this.#pendingBytes = rest.length;
       this.#needed = rest.length >= 4 ? 4 + new DataView(rest.buffer).getUint32(0, true) : 4;
@@ -120,4 +137,51 @@ export function encodeAnswer(status: Status, payload?: Uint8Array): Uint8Array {
   out[4] = status;
   if (payload) out.set(payload, 5);
   return out;
+}
+
+/** Frames lent to a consumer, with the number of the first: u32 first | u32 count | (u32 length | bytes)... */
+export function encodeLent(first: number, frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(8 + frames.reduce((n, f) => n + 4 + f.length, 0));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, first, true);
+  v.setUint32(4, frames.length, true);
+  let at = 8;
+  for (const f of frames) {
+    v.setUint32(at, f.length, true);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
+/** Undoes encodeLent: each frame with its number. */
+export function decodeLent(bytes: Uint8Array): Array<[number, Uint8Array]> {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const first = v.getUint32(0, true);
+  const out: Array<[number, Uint8Array]> = [];
+  let at = 8;
+  for (let i = 0; i < v.getUint32(4, true); i++) {
+    const len = v.getUint32(at, true);
+    out.push([first + i, copyOf(bytes, at + 4, at + 4 + len)]);
+    at += 4 + len;
+  }
+  return out;
+}
+
+/** A list of u32 numbers as bytes (acknowledged or returned frames). */
+export function encodeNumbers(numbers: number[]): Uint8Array {
+  return new Uint8Array(Uint32Array.from(numbers).buffer);
+}
+
+/** Undoes encodeNumbers. */
+export function decodeNumbers(bytes: Uint8Array): number[] {
+  return [...new Uint32Array(copyOf(bytes, 0, bytes.length - (bytes.length % 4)).buffer)];
+}
+
+/**
+ * A copy of bytes [start, end) in a buffer of its own. Not `slice`: a
+ * Node Buffer's slice is a view of the same memory (of a pool, perhaps).
+ */
+export function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.subarray(start, end));
 }
