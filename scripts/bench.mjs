@@ -7,11 +7,13 @@
 //
 // The pool suite does the same with bench/pool.bench.ts and
 // bench/python/pool.py: throughput, latency and speedups of Pool, with the
-// peer pools and CPython in the same run, as ratios.
+// peer pools and CPython in the same run, as ratios. The queue suite runs
+// bench/queue.bench.ts and bench/python/mp_queue.py: Queue items/s and MB/s,
+// Pipe round trips, against the raw channel and CPython's Queue and Pipe.
 //
-// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool] [--runtime node20,node24,deno,bun,python] [--verbose]
+// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool,queue] [--runtime node20,node24,deno,bun,python] [--verbose]
 //   --quick    fewer samples: each suite takes about a minute or two
-//   --suite    which suites to run (default: both)
+//   --suite    which suites to run (default: all)
 //   --verbose  stream each run's own output (mitata's report) as it comes
 //
 // Each run's full output is kept in .bench-results/<runtime>.log and the
@@ -31,6 +33,7 @@ const RESULTS = path.join(ROOT, ".bench-results");
 const SUITES = {
   spawn: { bench: "bench/spawn.bench.ts", python: "bench/python/spawn.py" },
   pool: { bench: "bench/pool.bench.ts", python: "bench/python/pool.py" },
+  queue: { bench: "bench/queue.bench.ts", python: "bench/python/mp_queue.py" },
 };
 const RUNTIMES = ["node20", "node24", "deno", "bun", "python"];
 const KIND_TEXT = { first: "start -> first message", join: "start -> join/exit" };
@@ -391,6 +394,82 @@ function renderPoolTable(rows) {
 }
 
 // ---------------------------------------------------------------------------
+// The queue table
+// ---------------------------------------------------------------------------
+
+const QUEUE_TEXT = {
+  small: "20k small items through a Queue, items/s",
+  big: "32 x 1 MiB through a Queue, MB/s",
+  pipe: "Pipe round trip, us",
+};
+
+function queueRate(group, r) {
+  if (r === null || r === undefined) return "-";
+  if (group === "big") return `${Math.round(r / 2 ** 20)}`;
+  if (group === "pipe") return (1e6 / r).toFixed(1);
+  return Math.round(r).toLocaleString("en");
+}
+
+// Ratios are "how many times better": items/s and MB/s over theirs, and
+// for round trips their time over ours.
+function buildQueueRows(runs, python) {
+  const rows = [];
+  const pyFor = (group, impl) => {
+    const direction = impl.replace(/^multiproc (Queue|Pipe)/, "$1");
+    return python?.results?.find((p) => p.group === group && (group === "pipe" || p.impl === direction));
+  };
+  for (const group of Object.keys(QUEUE_TEXT)) {
+    for (const run of runs) {
+      const results = run.json.results.filter((r) => r.group === group);
+      for (const r of results) {
+        const raw = results.find((x) => x.method === r.method && x.impl.startsWith("raw"));
+        const p = pyFor(group, r.impl);
+        const ours = r.impl.startsWith("multiproc");
+        rows.push({
+          group,
+          method: r.method,
+          runtime: run.label,
+          impl: r.impl,
+          median_ms: r.median_ms,
+          rate: r.rate,
+          vsRaw: ours && raw?.rate && r.rate ? r.rate / raw.rate : null,
+          vsPy: ours && p?.rate && r.rate ? r.rate / p.rate : null,
+          error: r.error,
+        });
+      }
+    }
+    for (const p of python?.results?.filter((x) => x.group === group) ?? []) {
+      rows.push({ group, method: "process", runtime: python.label, impl: p.impl, median_ms: p.median_ms, rate: p.rate, vsRaw: null, vsPy: null });
+    }
+  }
+  return rows;
+}
+
+function renderQueueTable(rows) {
+  const head = ["case", "method", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
+  const cells = rows.map((r) => [
+    QUEUE_TEXT[r.group],
+    r.method,
+    r.runtime,
+    r.impl,
+    r.median_ms === null ? `error: ${(r.error ?? "?").slice(0, 60)}` : fmtMs(r.median_ms),
+    queueRate(r.group, r.rate),
+    fmtRatio(r.vsRaw),
+    fmtRatio(r.vsPy),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
+  let lastGroup;
+  cells.forEach((c, i) => {
+    if (lastGroup !== undefined && rows[i].group !== lastGroup) out.push("");
+    lastGroup = rows[i].group;
+    out.push(line(c));
+  });
+  return out.join("\n");
+}
+
+// ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
@@ -445,6 +524,12 @@ async function runSuite(suite, opts) {
       `median ms; vs raw = median / the same runtime's bare channel of that kind ` +
       `(process: spawn+ipc of a plain JS child; thread: a bare worker_threads Worker); ` +
       `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
+  } else if (suite === "queue") {
+    rows = buildQueueRows(runs, python);
+    table = renderQueueTable(rows);
+    header = `multiproc queue benchmark${stamp}\n` +
+      `rate: items/s, MB/s, or us per round trip; vs raw / vs CPython = how many times better than the ` +
+      `same runtime's bare channel (postMessage / IPC) and CPython's multiprocessing (spawn), same case\n`;
   } else {
     rows = buildPoolRows(runs, python);
     table = renderPoolTable(rows);

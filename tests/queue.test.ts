@@ -372,3 +372,27 @@ test("fault: close() while consumers wait wakes them with EOFError", async () =>
   assertEquals(await drain(out, 2), ["EOFError", "EOFError"]);
   await joinAll(ps);
 });
+
+export function putFromTask(q: Queue<number>, x: number): number {
+  q.putSync(x * 10);
+  return x;
+}
+
+let initQueue: Queue<string> | undefined;
+export function keepQueue(q: Queue<string>): void {
+  initQueue = q;
+}
+export async function sayFromWorker(x: number): Promise<number> {
+  await initQueue!.put(`hello ${x}`);
+  return x;
+}
+
+test("a queue reaches pool workers as a task argument and through initargs", async () => {
+  const q = new Queue<number>();
+  const said = new Queue<string>();
+  await using pool = new ctx.Pool(2, { initializer: keepQueue, initargs: [said] });
+  assertEquals(await pool.starmap(putFromTask, [[q, 1], [q, 2], [q, 3]]), [1, 2, 3]);
+  assertEquals((await drain(q, 3)).sort(), [10, 20, 30]);
+  assertEquals(await pool.map(sayFromWorker, [1, 2]), [1, 2]);
+  assertEquals((await drain(said, 2)).sort(), ["hello 1", "hello 2"]);
+});
