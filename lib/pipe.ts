@@ -11,7 +11,7 @@
 import { EOFError, SerializationError } from "./errors.ts";
 import { checkTimeout } from "./checks.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
-import { type Frame, Ring, SEQ_ITEMS } from "./queue/ring.ts";
+import { type Frame, LOCK_CELL, Ring, SEQ_ITEMS } from "./queue/ring.ts";
 import { BYTES, decodeItem, encodeBytes, encodeItem } from "./queue/codec.ts";
 import { currentHolder, hasEnded, isMainThread, myToken } from "./shared/lives.ts";
 import { listServed, type RemoteRef, type Served } from "./queue/server.ts";
@@ -100,8 +100,12 @@ class LocalEnd implements Served {
       const r = ring.get(0);
       if (r instanceof Uint8Array) return r;
       if (r === "empty" && !this.otherOpen() && ring.count() === 0) return "eof";
+      if (r === "busy") {
+        await ring.waitAsync(LOCK_CELL, ring.lockHolder(), 20, signal);
+        continue;
+      }
       const rest = until - performance.now();
-      if (r !== "busy" && (rest <= 0 || signal?.aborted)) return "empty";
+      if (rest <= 0 || signal?.aborted) return "empty";
       await ring.waitAsync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS), signal);
     }
   }

@@ -66,6 +66,17 @@ interface AtomicsWaitAsync {
   ): { async: false; value: string } | { async: true; value: Promise<string> };
 }
 
+// This thread's async waiters, per ring buffer and cell.
+const waiting = new WeakMap<SharedArrayBuffer, Map<number, Set<() => void>>>();
+
+function localWaiters(buffer: SharedArrayBuffer, cell: number): Set<() => void> {
+  let cells = waiting.get(buffer);
+  if (!cells) waiting.set(buffer, cells = new Map());
+  let set = cells.get(cell);
+  if (!set) cells.set(cell, set = new Set());
+  return set;
+}
+
 /** A byte-frame FIFO in shared memory. */
 export class Ring {
   readonly buffer: SharedArrayBuffer;
@@ -240,9 +251,11 @@ export class Ring {
     // timer, a program waiting only on a queue would just end.
     return new Promise<void>((resolve) => {
       let once = false;
+      const here = localWaiters(this.buffer, cell);
       const done = () => {
         if (once) return;
         once = true;
+        here.delete(done);
         Atomics.sub(this.cells, waitersOf(cell), 1);
         clearTimeout(keep);
         signal?.removeEventListener("abort", done);
@@ -250,13 +263,19 @@ export class Ring {
       };
       const keep = setTimeout(done, Math.min(ms ?? 2 ** 31 - 1, 2 ** 31 - 1));
       signal?.addEventListener("abort", done, { once: true });
+      here.add(done);
       void r.value.then(done);
     });
   }
 
   #bump(cell: number): void {
     Atomics.add(this.cells, cell, 1);
-    if (Atomics.load(this.cells, waitersOf(cell)) > 0) Atomics.notify(this.cells, cell);
+    if (Atomics.load(this.cells, waitersOf(cell)) === 0) return;
+    // Waiters in this thread are woken directly: a notify to one's own
+    // thread reaches a waitAsync only on a later turn of the event loop.
+    const here = waiting.get(this.buffer)?.get(cell);
+    if (here?.size) for (const wake of [...here]) wake();
+    Atomics.notify(this.cells, cell);
   }
 
   #writeLength(at: number, len: number, cap: number): void {

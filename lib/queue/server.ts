@@ -126,6 +126,12 @@ export function serveRequests(child: ChildHandle): void {
   // says it took them; when it ends, what it did not take goes back.
   const lent = new Map<number, Map<number, Uint8Array>>();
   let nextLent = 1;
+  // Puts frames back in front; the ring's lock may be held a moment by a
+  // thread (or by one that died, until its exit is seen): then again later.
+  const putBack = (b: Served, frames: Uint8Array[]) => {
+    const retry = () => b.unget!(frames) === "busy" && setTimeout(retry, 20);
+    retry();
+  };
   const giveBack = (ring: number, numbers?: number[]) => {
     const mine = lent.get(ring);
     const b = served.get(ring);
@@ -135,8 +141,7 @@ export function serveRequests(child: ChildHandle): void {
       mine.delete(n);
       return f ? [f] : [];
     });
-    const retry = () => b.unget!(back) === "busy" && setTimeout(retry, 20);
-    retry();
+    putBack(b, back);
   };
   const want = async (req: Request, signal: AbortSignal): Promise<Answer> => {
     const b = served.get(req.ring);
@@ -151,7 +156,7 @@ export function serveRequests(child: ChildHandle): void {
       frames.push(r);
     }
     if (gone.signal.aborted) {
-      b.unget?.(frames);
+      putBack(b, frames);
       return [Status.Empty, null];
     }
     let mine = lent.get(req.ring);
