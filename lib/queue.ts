@@ -47,6 +47,12 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function eofError(): EOFError {
+  return new EOFError("Queue is closed and drained: no more items will come");
+}
+
 function closedError(): Error {
   return new Error("Queue is closed: nothing more can be put on it (close() ends the queue for every holder)");
 }
@@ -139,11 +145,45 @@ export class Queue<T = unknown> {
    * await q.put("b", { timeout: 10 }).catch((e) => console.log(e.name)); // "QueueFull"
    * ```
    */
-  async put(item: T, options?: PutOptions): Promise<void> {
-    const ms = waitFor(options, "put an item on the queue");
-    const signal = checkSignal(options?.signal, "put an item on the queue");
-    signal?.throwIfAborted();
-    const r = await this.#backend.put(this.#encode(item), ms, signal);
+  put(item: T, options?: PutOptions): Promise<void> {
+    // The common case, without an async function's cost: room at once
+    // (and no earlier put of this holder still waiting for room).
+    if (options === undefined && this.#backend.tryPut && this.#waitingPuts === 0) {
+      let frame: Frame;
+      try {
+        frame = this.#encode(item);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const r = this.#backend.tryPut(frame);
+      if (r === "ok") return RESOLVED;
+      if (r === "closed") return Promise.reject(closedError());
+      return this.#put(frame, undefined, undefined);
+    }
+    try {
+      const ms = waitFor(options, "put an item on the queue");
+      const signal = checkSignal(options?.signal, "put an item on the queue");
+      signal?.throwIfAborted();
+      return this.#put(this.#encode(item), ms, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // Puts that wait for room go one after the other, so that a holder's
+  // items keep the order it put them in.
+  #waitingPuts = 0;
+  #lastPut: Promise<unknown> = RESOLVED;
+
+  #put(frame: Frame, ms: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    this.#waitingPuts++;
+    const mine = this.#lastPut.then(() => this.#putNow(frame, ms, signal));
+    this.#lastPut = mine.catch(() => {});
+    return mine.finally(() => this.#waitingPuts--);
+  }
+
+  async #putNow(frame: Frame, ms: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const r = await this.#backend.put(frame, ms, signal);
     if (r === "ok") return;
     if (r === "closed") throw closedError();
     signal?.throwIfAborted();
@@ -199,13 +239,34 @@ export class Queue<T = unknown> {
    * await q.get({ timeout: 10 }).catch((e) => console.log(e.name)); // "QueueEmpty"
    * ```
    */
-  async get(options?: GetOptions): Promise<T> {
-    const ms = waitFor(options, "get an item from the queue");
-    const signal = checkSignal(options?.signal, "get an item from the queue");
-    signal?.throwIfAborted();
+  get(options?: GetOptions): Promise<T> {
+    // The common case, without an async function's cost: an item is there.
+    if (options === undefined && this.#backend.tryGet) {
+      const r = this.#backend.tryGet();
+      if (r instanceof Uint8Array) {
+        try {
+          return Promise.resolve(decodeItem(r) as T);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      if (r === "eof") return Promise.reject(eofError());
+      return this.#get(undefined, undefined);
+    }
+    try {
+      const ms = waitFor(options, "get an item from the queue");
+      const signal = checkSignal(options?.signal, "get an item from the queue");
+      signal?.throwIfAborted();
+      return this.#get(ms, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #get(ms: number | undefined, signal: AbortSignal | undefined): Promise<T> {
     const r = await this.#backend.get(ms, signal);
     if (r instanceof Uint8Array) return decodeItem(r) as T;
-    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    if (r === "eof") throw eofError();
     signal?.throwIfAborted();
     throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
   }
@@ -241,7 +302,7 @@ export class Queue<T = unknown> {
     const ms = waitFor(options, "get an item from the queue");
     const r = this.#backend.getSync(ms);
     if (r instanceof Uint8Array) return decodeItem(r) as T;
-    if (r === "eof") throw new EOFError("Queue is closed and drained: no more items will come");
+    if (r === "eof") throw eofError();
     throw new QueueEmpty(ms ? `Queue is empty: no item within ${ms} ms` : "Queue is empty");
   }
 

@@ -24,6 +24,10 @@ export interface Backend {
   taskDone(): boolean;
   join(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
   joinSync(ms: number | undefined): boolean;
+  /** A put that does not wait, where one is cheap: "full" or "busy" when it would have to. */
+  tryPut?(frame: Frame): "ok" | "full" | "closed" | "busy";
+  /** A get that does not wait, where one is cheap: "empty" or "busy" when it would have to. */
+  tryGet?(): Uint8Array | "empty" | "eof" | "busy";
 }
 
 function deadline(ms: number | undefined): number {

@@ -182,6 +182,14 @@ class RemoteBackend implements Backend {
     return "ok";
   }
 
+  tryPut(frame: Frame): "ok" | "full" | "closed" | "busy" {
+    return this.#post(frame) ?? "busy";
+  }
+
+  tryGet(): Uint8Array | "empty" | "eof" | "busy" {
+    return this.#borrowed.length ? this.#take(false) : "empty";
+  }
+
   async put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
     return this.#post(frame) ?? await this.#client.request(Op.Put, this.ref.id, ms, frame, signal) as "ok" | "full" | "closed";
   }
