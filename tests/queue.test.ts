@@ -352,11 +352,11 @@ test("fault: a consumer killed mid-stream loses at most the item it was taking",
   while (out.qsize() < 200) await new Promise((r) => setTimeout(r, 5));
   p.kill();
   await p.join();
-  const consumed = out.qsize() + 1;
   // Items the child had borrowed and not taken go back to the queue as
   // soon as the owner has read the child's last words on its request line
   // (which may come a moment after its exit).
-  await waitFor(() => total - consumed - q.qsize() <= 1, { timeout: 5000, message: "items were lost" });
+  const lost = () => total - (out.qsize() + 1) - q.qsize();
+  await waitFor(() => lost() <= 1, { timeout: 5000, message: `items were lost` });
   const left = q.qsize();
   const rest: number[] = [];
   while (!q.empty()) rest.push(q.getNowait());
@@ -395,4 +395,33 @@ test("a queue reaches pool workers as a task argument and through initargs", asy
   assertEquals((await drain(q, 3)).sort(), [10, 20, 30]);
   assertEquals(await pool.map(sayFromWorker, [1, 2]), [1, 2]);
   assertEquals((await drain(said, 2)).sort(), ["hello 1", "hello 2"]);
+});
+
+export async function takeSomeThenWait(q: Queue<number>, n: number, said: Queue<string>, stop: Queue<string>): Promise<void> {
+  for (let i = 0; i < n; i++) await q.get();
+  await said.put("paused");
+  await stop.get();
+}
+
+test("items a child consumer borrowed and left unread go back to the queue", async () => {
+  const q = new Queue<number>();
+  for (let i = 0; i < 200; i++) q.putNowait(i);
+  const said = new Queue<string>();
+  const stop = new Queue<string>();
+  const p = start(takeSomeThenWait, [q, 20, said, stop]);
+  assertEquals(await said.get({ timeout: 20000 }), "paused");
+  // Whatever the child borrowed beyond its 20 comes back within moments.
+  await waitFor(() => q.qsize() === 180, { timeout: 5000, message: `stranded: qsize ${q.qsize()}` });
+  assertEquals(q.getNowait(), 20, "given back in front, in order");
+  await stop.put("stop");
+  await joinAll([p]);
+});
+
+test("puts that wait for room keep their order, even when not awaited one by one", async () => {
+  const q = new Queue<number>(1);
+  const puts = [q.put(1), q.put(2), q.put(3), q.put(4)];
+  const got: number[] = [];
+  for (let i = 0; i < 4; i++) got.push(await q.get());
+  await Promise.all(puts);
+  assertEquals(got, [1, 2, 3, 4]);
 });

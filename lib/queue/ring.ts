@@ -109,12 +109,20 @@ export class Ring {
 
   /** Frames in the ring (a snapshot). */
   count(): number {
+    this.#settle();
     return Atomics.load(this.cells, COUNT);
   }
 
   /** Frames put and not yet acknowledged with `taskDone` (a snapshot). */
   unfinished(): number {
+    this.#settle();
     return Atomics.load(this.cells, UNFINISHED);
+  }
+
+  // A commit left half-applied by a thread killed inside it: finish it
+  // (taking the lock over, if its holder is gone) before reading counters.
+  #settle(): void {
+    if (Atomics.load(this.cells, JOURNAL) === 1 && this.#lock(0)) this.#unlock();
   }
 
   isClosed(): boolean {
