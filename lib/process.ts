@@ -95,6 +95,25 @@ export function spawnChild(
 }
 
 /**
+ * How a child ended, once also everything it wrote on its request line
+ * has been read (a child's last puts on a queue are in it when its join
+ * returns); some runtimes report the exit first. Waits for the line half a
+ * second at most.
+ */
+export function endedAndRead(handle: ChildHandle): Promise<ExitInfo> {
+  const line = handle.requests;
+  if (!line) return handle.exited;
+  return handle.exited.then((info) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, 500)));
+    return Promise.race([line.ended, cap]).then(() => {
+      clearTimeout(timer);
+      return info;
+    });
+  });
+}
+
+/**
  * Throws what Python throws when this process may not start children: while
  * a child still imports the main module (the bootstrapping phase, instead of
  * forking without end), or in a daemonic process (such as a pool worker).
@@ -136,6 +155,7 @@ export class Process<A extends unknown[] = unknown[]> {
   #daemon: boolean;
   #identity: number[];
   #handle: ChildHandle | undefined;
+  #ended: Promise<ExitInfo> | undefined;
   #exit: ExitInfo | undefined;
   #closed = false;
   #current = false;
@@ -257,7 +277,8 @@ export class Process<A extends unknown[] = unknown[]> {
     if (this.#daemon) handle.unref();
     active.add(this);
     installExitHook();
-    void handle.exited.then((info) => {
+    this.#ended = endedAndRead(handle);
+    void this.#ended.then((info) => {
       this.#exit = info;
       active.delete(this);
     });
@@ -276,7 +297,7 @@ export class Process<A extends unknown[] = unknown[]> {
     if (!handle) throw new ProcessError(`Cannot join ${this.#name}: it was never started; call start() first`);
     if (this.#exit) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const finished = handle.exited.then((info) => {
+    const finished = this.#ended!.then((info) => {
       this.#exit = info;
     });
     // A daemon child does not keep this process alive, but someone waiting

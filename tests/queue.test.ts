@@ -5,6 +5,7 @@
 // consumers and maxsize; join resolving exactly when every item is done),
 // and faults (a producer or consumer killed mid-stream, an uncloneable
 // item, close while consumers wait, bad arguments).
+import process from "node:process";
 import fc from "fast-check";
 import {
   EOFError,
@@ -424,4 +425,17 @@ test("puts that wait for room keep their order, even when not awaited one by one
   for (let i = 0; i < 4; i++) got.push(await q.get());
   await Promise.all(puts);
   assertEquals(got, [1, 2, 3, 4]);
+});
+
+export function putThenExit(q: Queue<number>, n: number): void {
+  for (let i = 0; i < n; i++) q.putNowait(i);
+  process.exit(0);
+}
+
+test("once join() returns, everything the child put is in the queue, even if it exited at once", async () => {
+  const q = new Queue<number>();
+  const p = start(putThenExit, [q, 500]);
+  await p.join();
+  assertEquals(q.qsize(), 500);
+  assertEquals(q.getNowait(), 0);
 });

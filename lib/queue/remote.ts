@@ -6,6 +6,7 @@
 // keep their order whichever calls it mixes.
 import type { Frame } from "./ring.ts";
 import { state } from "../state.ts";
+import { getHost } from "../runtime/host.ts";
 import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
@@ -55,6 +56,9 @@ class Client {
 
   constructor(line: RequestLine) {
     this.#line = line;
+    // Requests still waiting for their flush go out even if the child
+    // exits right away (`q.putNowait(x); process.exit()`).
+    getHost().onExit(() => this.#flush());
     onSideMessage((message) => {
       for (let i = 1; i < message.length; i += 3) {
         const id = message[i] as number;

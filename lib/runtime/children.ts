@@ -25,7 +25,13 @@ export class ProcessChild implements ChildHandle {
     });
     const line = this.#child.stdio[4] as (Readable & Writable) | null;
     line?.on("error", () => {}); // the child is gone: its exit says so
+    const ended = new Promise<void>((resolve) => {
+      if (!line) return resolve();
+      line.once("end", () => resolve());
+      line.once("close", () => resolve());
+    });
     this.requests = {
+      ended,
       onData: (listener) => void line?.on("data", listener),
       write: (bytes) => void (line?.writable && line.write(bytes)),
       onEnd: (listener) => {

@@ -52,6 +52,8 @@ export interface RequestStream {
   write(bytes: Uint8Array): void;
   /** Called once, when the child's end is closed (it exited). */
   onEnd(listener: () => void): void;
+  /** Resolves once everything the child wrote has been read (its end of the line is closed). */
+  readonly ended: Promise<void>;
 }
 
 /** A running child, whatever it runs on. */
