@@ -9,7 +9,7 @@ import { type Crossing, crossing, type Destination, registerReviver } from "./tr
 import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
 import { decodeItem, encodeItem } from "./queue/codec.ts";
-import { exportRing, type RemoteRef, remoteBackend } from "./queue/remote.ts";
+import { exportRing, relayName, type RemoteRef, remoteBackend } from "./queue/remote.ts";
 
 /**
  * How `put` waits when the queue is full.
@@ -575,7 +575,14 @@ function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   const state: QueueState = { kind: this.kind };
   const b = this.backend;
   if (to === "thread" && b instanceof LocalBackend) state.buffer = b.ring.buffer;
-  else state.remote = b instanceof LocalBackend ? exportRing(b.ring) : (b as unknown as { ref: RemoteRef }).ref;
+  else if (b instanceof LocalBackend) state.remote = exportRing(b.ring);
+  else if (to === "process") state.remote = relayName(b)!;
+  else {
+    throw new SerializationError(
+      `A ${this.kind} that came from a parent process cannot be passed to a thread of this child yet: ` +
+        "create the queue in this process, or use the process start method here",
+    );
+  }
   return { type: "queue", state };
 }
 Object.defineProperty(Queue.prototype, crossing, { value: queueCrossing });

@@ -353,15 +353,31 @@ test("fault: a consumer killed mid-stream loses at most the item it was taking",
   while (out.qsize() < 200) await new Promise((r) => setTimeout(r, 5));
   p.kill();
   await p.join();
-  // Items the child had borrowed and not taken go back to the queue as
-  // soon as the owner has read the child's last words on its request line
-  // (which may come a moment after its exit).
-  const lost = () => total - (out.qsize() + 1) - q.qsize();
-  await waitFor(() => lost() <= 1, { timeout: 5000, message: `items were lost` });
-  const left = q.qsize();
-  const rest: number[] = [];
-  while (!q.empty()) rest.push(q.getNowait());
-  assertEquals(rest, rest.map((_, i) => total - left + i));
+  // Take everything out of both queues: each take goes through the queue's
+  // lock, which finishes whatever the killed child left half done (a thread
+  // killed inside a get; its lock is taken over once its exit is seen).
+  // Items a child process had borrowed come back to the queue as soon as
+  // the owner has read its last words, which may be a moment after its exit.
+  const takeAll = (from: Queue<number>) => {
+    const got: number[] = [];
+    for (;;) {
+      try {
+        got.push(from.getNowait());
+      } catch (e) {
+        if (e instanceof QueueEmpty) return got;
+        throw e;
+      }
+    }
+  };
+  const consumed = [0, ...takeAll(out)];
+  let rest = takeAll(q);
+  await waitFor(() => (rest = [...rest, ...takeAll(q)]) && total - consumed.length - rest.length <= 1, {
+    timeout: 5000,
+    message: "items were lost",
+  });
+  rest.sort((x, y) => x - y);
+  assertEquals(rest, rest.map((_, i) => total - rest.length + i), "what is left is the end of the stream, whole");
+  assertEquals(consumed.slice(1), consumed.slice(1).map((_, i) => i + 1), "the consumer took items in order");
 });
 
 test("fault: close() while consumers wait wakes them with EOFError", async () => {
@@ -438,4 +454,27 @@ test("once join() returns, everything the child put is in the queue, even if it 
   await p.join();
   assertEquals(q.qsize(), 500);
   assertEquals(q.getNowait(), 0);
+});
+
+export async function grandchildWork(q: Queue<number>, out: Queue<number>): Promise<void> {
+  for (let i = 0; i < 50; i++) await q.put(100 + i);
+  for (let i = 0; i < 20; i++) await out.put(await q.get());
+}
+
+export async function startGrandchild(q: Queue<number>, out: Queue<number>, method: "process" | "thread"): Promise<void> {
+  const p = new (getContext(method).Process)({ target: grandchildWork, args: [q, out] });
+  p.start();
+  await p.join();
+  if (p.exitCode !== 0) throw new Error(`grandchild exited with ${p.exitCode}`);
+}
+
+test("a queue passed on by a child to its own child stays connected", async () => {
+  const q = new Queue<number>();
+  const out = new Queue<number>();
+  for (let i = 0; i < 20; i++) q.putNowait(i);
+  const p = start(startGrandchild, [q, out, startMethod]);
+  await joinAll([p]);
+  assertEquals(await drain(out, 20), Array.from({ length: 20 }, (_, i) => i), "the grandchild got the oldest items, in order");
+  assertEquals(await drain(q, 50), Array.from({ length: 50 }, (_, i) => 100 + i), "and what it put is here, in order");
+  assertEquals(q.qsize(), 0);
 });

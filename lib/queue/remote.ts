@@ -10,8 +10,8 @@ import { getHost } from "../runtime/host.ts";
 import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
-import { listRing, type RemoteRef } from "./server.ts";
-import { copyOf, decodeLent, encodeNumbers, encodeRequest, Op, Status } from "./wire.ts";
+import { listRing, listServed, type RemoteRef } from "./server.ts";
+import { copyOf, decodeLent, encodeLent, encodeNumbers, encodeRequest, Op, Status } from "./wire.ts";
 
 // Borrowed items left unread this long go back to the owner's queue.
 const GIVE_BACK_MS = 50;
@@ -194,6 +194,12 @@ class RemoteBackend implements Backend {
     return this.#borrowed.length ? this.#take(false) : "empty";
   }
 
+  /** Relaying for a grandchild: frames it had borrowed and not taken go back in front, at the owner. */
+  unget(frames: Uint8Array[]): "ok" {
+    this.#client.post(Op.PutFront, this.ref.id, encodeLent(0, frames));
+    return "ok";
+  }
+
   async put(frame: Frame, ms: number | undefined, signal?: AbortSignal): Promise<"ok" | "full" | "closed"> {
     return this.#post(frame) ?? await this.#client.request(Op.Put, this.ref.id, ms, frame, signal) as "ok" | "full" | "closed";
   }
@@ -293,6 +299,15 @@ class RemoteBackend implements Backend {
 /** The backend of a queue that arrived in a child process. */
 export function remoteBackend(ref: RemoteRef): Backend {
   return new RemoteBackend(ref);
+}
+
+/**
+ * The name under which a child process passes a queue it got from its
+ * parent on to a child of its own: this process serves it, relaying each
+ * request to the owner.
+ */
+export function relayName(backend: Backend): RemoteRef | null {
+  return backend instanceof RemoteBackend ? listServed(backend) : null;
 }
 
 /** What a copy of a pipe end in a child process does, through the owner. */

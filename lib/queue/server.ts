@@ -9,7 +9,7 @@ import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
 import { LocalBackend } from "./backend.ts";
 import type { Ring } from "./ring.ts";
-import { decodeNumbers, encodeAnswer, encodeLent, Op, type Request, RequestReader, Status } from "./wire.ts";
+import { decodeLent, decodeNumbers, encodeAnswer, encodeLent, Op, type Request, RequestReader, Status } from "./wire.ts";
 
 /** What the owner runs for child processes: a queue's ring, or a pipe end. */
 export interface Served {
@@ -90,6 +90,12 @@ async function perform(req: Request, signal: AbortSignal): Promise<Answer> {
       return [b.taskDone() ? Status.Ok : Status.False, null];
     case Op.Join:
       return [(await b.join(req.ms, signal)) ? Status.Ok : Status.False, null];
+    case Op.PutFront: {
+      const frames = decodeLent(req.payload).map(([, f]) => f);
+      const retry = () => b.unget?.(frames) === "busy" && setTimeout(retry, 20);
+      retry();
+      return [Status.Ok, null];
+    }
   }
   return [Status.Failed, new TextEncoder().encode(`unknown operation ${req.op}`)];
 }

@@ -18,6 +18,7 @@ export const Op: {
   Want: 8;
   Ack: 9;
   Return: 10;
+  PutFront: 11;
 } = {
   Put: 1,
   Get: 2,
@@ -32,6 +33,9 @@ export const Op: {
   Want: 8,
   Ack: 9,
   Return: 10,
+  // Frames a relay (a child passing the queue on to its own child) had
+  // handed to a grandchild that ended without taking them: back in front.
+  PutFront: 11,
 };
 /** One of Op's values. */
 export type Op = typeof Op[keyof typeof Op];
