@@ -8,7 +8,7 @@ import { checkSignal, checkTimeout } from "./checks.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
 import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
-import { decodeItem, encodeItem } from "./queue/codec.ts";
+import { decodeItem, encodeItem, ownFrame } from "./queue/codec.ts";
 import { exportRing, relayName, type RemoteRef, remoteBackend } from "./queue/remote.ts";
 
 /**
@@ -158,13 +158,13 @@ export class Queue<T = unknown> {
       const r = this.#backend.tryPut(frame);
       if (r === "ok") return RESOLVED;
       if (r === "closed") return Promise.reject(closedError());
-      return this.#put(frame, undefined, undefined);
+      return this.#put(ownFrame(frame), undefined, undefined);
     }
     try {
       const ms = waitFor(options, "put an item on the queue");
       const signal = checkSignal(options?.signal, "put an item on the queue");
       signal?.throwIfAborted();
-      return this.#put(this.#encode(item), ms, signal);
+      return this.#put(ownFrame(this.#encode(item)), ms, signal);
     } catch (error) {
       return Promise.reject(error);
     }

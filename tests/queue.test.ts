@@ -227,6 +227,8 @@ test("values keep their types through a child and back", async () => {
     error: new Oops("bad", { cause: new Error("root") }),
     nothing: undefined,
     text: "héllo ✓",
+    lone: "a\uD800b",
+    bare: "x\uDFFF",
   };
   const a = new Queue<unknown>();
   const b = new Queue<unknown>();
@@ -239,6 +241,7 @@ test("values keep their types through a child and back", async () => {
   assertEquals(back.date.getTime(), 5);
   assertEquals(back.bytes, value.bytes);
   assertEquals(back.text, value.text);
+  assertEquals([back.lone, back.bare], [value.lone, value.bare], "lone surrogates survive");
   assert("nothing" in back && back.nothing === undefined);
   assert(back.error instanceof Error);
   assertEquals([back.error.name, back.error.message, (back.error as Oops).code], ["RangeError", "bad", 7]);
@@ -477,4 +480,15 @@ test("a queue passed on by a child to its own child stays connected", async () =
   assertEquals(await drain(out, 20), Array.from({ length: 20 }, (_, i) => i), "the grandchild got the oldest items, in order");
   assertEquals(await drain(q, 50), Array.from({ length: 50 }, (_, i) => 100 + i), "and what it put is here, in order");
   assertEquals(q.qsize(), 0);
+});
+
+test("a typed array put on a full queue is taken as it was when put", async () => {
+  const q = new Queue<Uint8Array | number>(1);
+  q.putNowait(0);
+  const bytes = new Uint8Array(1000).fill(1);
+  const waiting = q.put(bytes);
+  bytes.fill(9);
+  assertEquals(q.getNowait(), 0);
+  await waiting;
+  assertEquals((q.getNowait() as Uint8Array).every((b) => b === 1), true);
 });

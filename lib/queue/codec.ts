@@ -55,6 +55,10 @@ export function encodeItem(value: unknown, path: string): Frame {
       return out;
     }
     case "string": {
+      // UTF-8 cannot hold a lone surrogate: such a string takes the
+      // structured-clone path, which keeps it.
+      if (!(value as { isWellFormed?: () => boolean }).isWellFormed?.()) break;
+      if (value.length > 65536) return [Uint8Array.of(STRING), encoder.encode(value)];
       const out = new Uint8Array(1 + value.length * 3);
       out[0] = STRING;
       const { written } = encoder.encodeInto(value, out.subarray(1));
@@ -103,6 +107,15 @@ function decodeTyped(frame: Uint8Array): unknown {
   if (kind === ArrayBuffer) return frame.buffer.slice(start, start + length);
   const per = (kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   return new (kind as unknown as new (b: ArrayBufferLike, o: number, n: number) => unknown)(frame.buffer, start, length / per);
+}
+
+/**
+ * A frame that no longer shares memory with the caller's value (a typed
+ * array's bytes are referenced, not copied, until they are written): for a
+ * put that has to wait, so that changing the array meanwhile changes nothing.
+ */
+export function ownFrame(frame: Frame): Frame {
+  return frame instanceof Uint8Array || frame[0][0] === CLONED ? frame : [frame[0], frame[1].slice()];
 }
 
 /** Bytes given to `sendBytes`, tagged so that `recv` can tell them apart. */
