@@ -319,6 +319,7 @@ test("Deno children get the parent's permissions, not -A", async () => {
   assertEquals(code, 0, err);
   assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
   assert(out.includes("exitCode 0"), out);
+  assert(out.includes("queue 42 exitCode 0"), out + err);
 }, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });
 
 test("Deno without --allow-run: a clear error at start(), and threads still work", async () => {
