@@ -181,11 +181,6 @@ export function serveRequests(child: ChildHandle): void {
       waits.get(new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true))?.abort();
       return Promise.resolve([Status.Ok, null]);
     }
-    if (req.op === Op.Ack) {
-      const mine = lent.get(req.ring);
-      for (const n of decodeNumbers(req.payload)) mine?.delete(n);
-      return Promise.resolve([Status.Ok, null]);
-    }
     if (req.op === Op.Return) {
       giveBack(req.ring, decodeNumbers(req.payload));
       return Promise.resolve([Status.Ok, null]);
@@ -219,6 +214,13 @@ export function serveRequests(child: ChildHandle): void {
   };
   line.onData((chunk) => {
     for (const req of reader.push(chunk)) {
+      if (req.op === Op.Ack) {
+        // One per item a consumer takes: done here, without a promise.
+        const mine = lent.get(req.ring);
+        const v = new DataView(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength);
+        for (let at = 0; at + 4 <= req.payload.byteLength; at += 4) mine?.delete(v.getUint32(at, true));
+        continue;
+      }
       run(req).then(
         (a) => answer(req, a),
         (e) => answer(req, [Status.Failed, new TextEncoder().encode(String((e as Error)?.message ?? e))]),
