@@ -11,183 +11,12 @@
 import { EOFError, SerializationError } from "./errors.ts";
 import { checkTimeout } from "./checks.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
-import { type Frame, LOCK_CELL, Ring, SEQ_ITEMS } from "./queue/ring.ts";
+import type { Frame } from "./queue/ring.ts";
 import { BYTES, decodeItem, encodeBytes, encodeItem } from "./queue/codec.ts";
-import { currentHolder, hasEnded, isMainThread, myToken } from "./shared/lives.ts";
-import { listServed, type RemoteRef, type Served } from "./queue/server.ts";
+import { currentHolder, myToken } from "./shared/lives.ts";
+import { listServed, type RemoteRef } from "./queue/server.ts";
 import { remoteEnd } from "./queue/remote.ts";
-
-const HOLDERS = 64; // copies of one end at most
-
-/** The two ends' holder tables and rings, as every copy of an end sees them. */
-interface PipeMemory {
-  /** Int32 cells: end 0's holder tokens, then end 1's. */
-  holders: SharedArrayBuffer;
-  /** ring[k] carries messages to end k; one-way pipes have only ring[0]. */
-  rings: [SharedArrayBuffer, SharedArrayBuffer | null];
-}
-
-/** One end of a pipe in the process that owns its memory: what the owner serves to its child processes. */
-class LocalEnd implements Served {
-  readonly memory: PipeMemory;
-  readonly end: 0 | 1;
-  readonly #holders: Int32Array;
-  readonly #in: Ring | null;
-  readonly #out: Ring | null;
-
-  constructor(memory: PipeMemory, end: 0 | 1) {
-    this.memory = memory;
-    this.end = end;
-    this.#holders = new Int32Array(memory.holders);
-    const [r0, r1] = memory.rings;
-    this.#in = end === 0 ? new Ring(r0) : r1 && new Ring(r1);
-    this.#out = end === 0 ? r1 && new Ring(r1) : new Ring(r0);
-  }
-
-  get readable(): boolean {
-    return this.#in !== null;
-  }
-
-  get writable(): boolean {
-    return this.#out !== null;
-  }
-
-  /** Lists a new holder of this end; returns its entry. */
-  hold(token: number): number {
-    const base = this.end * HOLDERS;
-    for (let i = 0; i < HOLDERS; i++) {
-      const t = Atomics.load(this.#holders, base + i);
-      if ((t === 0 || hasEnded(t)) && Atomics.compareExchange(this.#holders, base + i, t, token) === t) return i;
-    }
-    throw new Error(`A pipe end cannot have more than ${HOLDERS} copies open at once: close() the ones you are done with`);
-  }
-
-  /** Takes a holder off the list; wakes the other end's readers. */
-  release(entry: number): void {
-    Atomics.store(this.#holders, this.end * HOLDERS + entry, 0);
-    // The other end's recv may be waiting for EOF.
-    for (const buffer of this.memory.rings) if (buffer) bump(new Int32Array(buffer, 0, 32));
-  }
-
-  /** Whether any copy of the other end is still open. */
-  otherOpen(): boolean {
-    const base = (1 - this.end) * HOLDERS;
-    for (let i = 0; i < HOLDERS; i++) {
-      const t = Atomics.load(this.#holders, base + i);
-      if (t !== 0 && !hasEnded(t)) return true;
-    }
-    return false;
-  }
-
-  send(frame: Frame): "ok" | "closed" {
-    if (!this.#out) throw new TypeError("This end of a one-way pipe only receives: send from the other end");
-    if (!this.otherOpen()) return "closed";
-    for (;;) {
-      const r = this.#out.put(frame, isMainThread() ? 2000 : Infinity);
-      if (r === "busy") throw new Error("The pipe's lock is held by a thread that stopped inside a send (killed?)");
-      return r === "ok" ? "ok" : "closed";
-    }
-  }
-
-  // The other end's last holder may go away without a word (its thread or
-  // process ended): so a waiting recv looks again every RECHECK_MS.
-  async recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
-    const ring = this.#in;
-    if (!ring) throw new TypeError("This end of a one-way pipe only sends: recv on the other end");
-    const until = ms === undefined ? Infinity : performance.now() + ms;
-    for (;;) {
-      const seen = ring.seq(SEQ_ITEMS);
-      const r = ring.get(0);
-      if (r instanceof Uint8Array) return r;
-      if (r === "empty" && !this.otherOpen() && ring.count() === 0) return "eof";
-      if (r === "busy") {
-        await ring.waitAsync(LOCK_CELL, ring.lockHolder(), 20, signal);
-        continue;
-      }
-      const rest = until - performance.now();
-      if (rest <= 0 || signal?.aborted) return "empty";
-      await ring.waitAsync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS), signal);
-    }
-  }
-
-  recvSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
-    const ring = this.#in;
-    if (!ring) throw new TypeError("This end of a one-way pipe only sends: recv on the other end");
-    const until = ms === undefined ? Infinity : performance.now() + ms;
-    for (;;) {
-      const seen = ring.seq(SEQ_ITEMS);
-      const r = ring.get(isMainThread() ? 2000 : Infinity);
-      if (r === "busy") throw new Error("The pipe's lock is held by a thread that stopped inside a recv (killed?)");
-      if (r instanceof Uint8Array) return r;
-      if (!this.otherOpen() && ring.count() === 0) return "eof";
-      const rest = until - performance.now();
-      if (rest <= 0) return "empty";
-      ring.waitSync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS));
-    }
-  }
-
-  /** True once recv would not wait: a message is there, or end of file. */
-  async poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean> {
-    const ring = this.#in;
-    if (!ring) throw new TypeError("This end of a one-way pipe only sends: poll the other end");
-    const until = ms === undefined ? Infinity : performance.now() + ms;
-    for (;;) {
-      const seen = ring.seq(SEQ_ITEMS);
-      if (ring.count() > 0 || !this.otherOpen()) return true;
-      const rest = until - performance.now();
-      if (rest <= 0 || signal?.aborted) return false;
-      await ring.waitAsync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS), signal);
-    }
-  }
-
-  // Served, for child processes: the same operations by the request line's names.
-  tryPut(frame: Frame): "ok" | "closed" {
-    return this.send(frame);
-  }
-
-  put(frame: Frame): Promise<"ok" | "closed"> {
-    return Promise.resolve(this.send(frame));
-  }
-
-  get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
-    return this.recv(ms, signal);
-  }
-
-  join(ms: number | undefined, signal?: AbortSignal): Promise<boolean> {
-    return this.poll(ms, signal);
-  }
-
-  close(payload?: Uint8Array): void {
-    if (payload && payload.length >= 4) this.release(new DataView(payload.buffer, payload.byteOffset).getUint32(0, true));
-  }
-
-  stat(): { count: number; unfinished: number; closed: boolean } {
-    return { count: this.#in?.count() ?? 0, unfinished: 0, closed: !this.otherOpen() };
-  }
-
-  taskDone(): boolean {
-    return false;
-  }
-}
-
-const RECHECK_MS = 100;
-
-function bump(cells: Int32Array): void {
-  Atomics.add(cells, SEQ_ITEMS, 1);
-  Atomics.notify(cells, SEQ_ITEMS);
-}
-
-/** How a copy of an end reaches its ring: directly, or through the owner. */
-interface EndBackend {
-  readonly readable: boolean;
-  readonly writable: boolean;
-  send(frame: Frame): "ok" | "closed";
-  recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
-  recvSync(ms: number | undefined): Uint8Array | "empty" | "eof";
-  poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
-  /** Closes this copy (entry: its line in the holders' table). */
-  release(entry: number): void;
-}
+import { type EndBackend, LocalEnd, type PipeMemory, pipeMemory } from "./pipe/end.ts";
 
 interface EndState {
   end: 0 | 1;
@@ -427,10 +256,7 @@ function makeConnection<T>(backend: EndBackend, entry: number): Connection<T> {
  */
 export function Pipe<T = unknown>(duplex: boolean = true): [Connection<T>, Connection<T>] {
   if (typeof duplex !== "boolean") throw new TypeError(`Pipe(duplex): duplex must be true or false, got ${String(duplex)}`);
-  const memory: PipeMemory = {
-    holders: new SharedArrayBuffer(2 * HOLDERS * 4),
-    rings: [new Ring({ maxsize: 0 }).buffer, duplex ? new Ring({ maxsize: 0 }).buffer : null],
-  };
+  const memory = pipeMemory(duplex);
   const ends = [new LocalEnd(memory, 0), new LocalEnd(memory, 1)] as const;
   const me = myToken();
   return [makeConnection<T>(ends[0], ends[0].hold(me)), makeConnection<T>(ends[1], ends[1].hold(me))];

@@ -126,10 +126,6 @@ export class Queue<T = unknown> {
     return this.#backend;
   }
 
-  #encode(item: T): Frame {
-    return encodeItem(item, "item");
-  }
-
   /**
    * Puts an item, waiting while the queue is full.
    *
@@ -151,7 +147,7 @@ export class Queue<T = unknown> {
     if (options === undefined && this.#backend.tryPut && this.#waitingPuts === 0) {
       let frame: Frame;
       try {
-        frame = this.#encode(item);
+        frame = encodeItem(item, "item");
       } catch (error) {
         return Promise.reject(error);
       }
@@ -164,7 +160,7 @@ export class Queue<T = unknown> {
       const ms = waitFor(options, "put an item on the queue");
       const signal = checkSignal(options?.signal, "put an item on the queue");
       signal?.throwIfAborted();
-      return this.#put(ownFrame(this.#encode(item)), ms, signal);
+      return this.#put(ownFrame(encodeItem(item, "item")), ms, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -202,7 +198,7 @@ export class Queue<T = unknown> {
    * ```
    */
   putNowait(item: T): void {
-    const r = this.#backend.putSync(this.#encode(item), 0);
+    const r = this.#backend.putSync(encodeItem(item, "item"), 0);
     if (r === "closed") throw closedError();
     if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})`);
   }
@@ -221,7 +217,7 @@ export class Queue<T = unknown> {
    */
   putSync(item: T, options?: Omit<PutOptions, "signal">): void {
     const ms = waitFor(options, "put an item on the queue");
-    const r = this.#backend.putSync(this.#encode(item), ms);
+    const r = this.#backend.putSync(encodeItem(item, "item"), ms);
     if (r === "closed") throw closedError();
     if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
   }

@@ -5,6 +5,7 @@
 // All requests of a child go down one line in order, so a producer's items
 // keep their order whichever calls it mixes.
 import type { Frame } from "./ring.ts";
+import type { EndBackend } from "../pipe/end.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
 import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
@@ -99,7 +100,10 @@ class Client {
    * and the ring lands in `closed`.
    */
   post(op: Op, ring: number, payload: Frame): void {
-    const frame = encodeRequest(op, false, 0, ring, undefined, payload);
+    this.#enqueue(encodeRequest(op, false, 0, ring, undefined, payload));
+  }
+
+  #enqueue(frame: Uint8Array): void {
     if (this.#out.length === 0) queueMicrotask(this.#flush);
     this.#out.push(frame);
     this.#outBytes += frame.length;
@@ -108,10 +112,7 @@ class Client {
   request(op: Op, ring: number, ms: number | undefined, payload?: Frame, signal?: AbortSignal): Promise<Result> {
     const id = this.#nextId++;
     if (this.#nextId > 0x7fffffff) this.#nextId = 1;
-    const frame = encodeRequest(op, false, id, ring, ms, payload);
-    if (this.#out.length === 0) queueMicrotask(this.#flush);
-    this.#out.push(frame);
-    this.#outBytes += frame.length;
+    this.#enqueue(encodeRequest(op, false, id, ring, ms, payload));
     return new Promise<Result>((resolve, reject) => {
       const onAbort = () => {
         // The owner stops waiting for us; what it answers is dropped,
@@ -310,20 +311,9 @@ export function relayName(backend: Backend): RemoteRef | null {
   return backend instanceof RemoteBackend ? listServed(backend) : null;
 }
 
-/** What a copy of a pipe end in a child process does, through the owner. */
-export interface RemoteEndBackend {
-  readonly readable: boolean;
-  readonly writable: boolean;
-  send(frame: Frame): "ok" | "closed";
-  recv(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof">;
-  recvSync(ms: number | undefined): Uint8Array | "empty" | "eof";
-  poll(ms: number | undefined, signal?: AbortSignal): Promise<boolean>;
-  release(entry: number): void;
-}
-
 // `send` does not wait for the owner: a send that finds the other end
 // closed is reported by the next one, which throws.
-class RemoteEnd implements RemoteEndBackend {
+class RemoteEnd implements EndBackend {
   readonly ref: RemoteRef & { readable: boolean; writable: boolean };
 
   constructor(ref: RemoteRef & { readable: boolean; writable: boolean }) {
@@ -367,6 +357,6 @@ class RemoteEnd implements RemoteEndBackend {
 }
 
 /** The backend of a pipe end that arrived in a child process. */
-export function remoteEnd(ref: RemoteRef & { readable: boolean; writable: boolean }): RemoteEndBackend {
+export function remoteEnd(ref: RemoteRef & { readable: boolean; writable: boolean }): EndBackend {
   return new RemoteEnd(ref);
 }

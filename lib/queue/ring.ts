@@ -213,6 +213,11 @@ export class Ring {
     return "ok";
   }
 
+  /** Wakes whoever waits for items, to look again (a pipe's other end closed). */
+  wake(): void {
+    this.#bump(SEQ_ITEMS);
+  }
+
   /** Closes the ring for everyone: puts are refused, gets drain then see "eof". */
   close(): void {
     if (Atomics.exchange(this.cells, CLOSED, 1) === 1) return;

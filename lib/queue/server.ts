@@ -90,14 +90,19 @@ async function perform(req: Request, signal: AbortSignal): Promise<Answer> {
       return [b.taskDone() ? Status.Ok : Status.False, null];
     case Op.Join:
       return [(await b.join(req.ms, signal)) ? Status.Ok : Status.False, null];
-    case Op.PutFront: {
-      const frames = decodeLent(req.payload).map(([, f]) => f);
-      const retry = () => b.unget?.(frames) === "busy" && setTimeout(retry, 20);
-      retry();
+    case Op.PutFront:
+      putBack(b, decodeLent(req.payload).map(([, f]) => f));
       return [Status.Ok, null];
-    }
   }
   return [Status.Failed, new TextEncoder().encode(`unknown operation ${req.op}`)];
+}
+
+// Puts frames back in front of a queue; its ring's lock may be held a
+// moment by a thread (or by one that died, until its exit is seen): then
+// again a little later.
+function putBack(b: Served, frames: Uint8Array[]): void {
+  const retry = () => b.unget?.(frames) === "busy" && setTimeout(retry, 20);
+  retry();
 }
 
 /** Serves the request line of a child process for as long as it lives. */
@@ -132,12 +137,6 @@ export function serveRequests(child: ChildHandle): void {
   // says it took them; when it ends, what it did not take goes back.
   const lent = new Map<number, Map<number, Uint8Array>>();
   let nextLent = 1;
-  // Puts frames back in front; the ring's lock may be held a moment by a
-  // thread (or by one that died, until its exit is seen): then again later.
-  const putBack = (b: Served, frames: Uint8Array[]) => {
-    const retry = () => b.unget!(frames) === "busy" && setTimeout(retry, 20);
-    retry();
-  };
   const giveBack = (ring: number, numbers?: number[]) => {
     const mine = lent.get(ring);
     const b = served.get(ring);
@@ -185,18 +184,12 @@ export function serveRequests(child: ChildHandle): void {
       giveBack(req.ring, decodeNumbers(req.payload));
       return Promise.resolve([Status.Ok, null]);
     }
-    if (req.op === Op.Want) {
-      if (req.sync || req.ms === 0) return want(req, gone.signal);
-      const c = new AbortController();
-      waits.set(req.id, c);
-      return want(req, AbortSignal.any([gone.signal, c.signal])).finally(() => waits.delete(req.id));
-    }
-    if (req.sync || req.ms === 0 || (req.op !== Op.Get && req.op !== Op.Put && req.op !== Op.Join)) {
-      return perform(req, gone.signal);
-    }
+    const act = req.op === Op.Want ? want : perform;
+    const mayWait = req.op === Op.Want || req.op === Op.Get || req.op === Op.Put || req.op === Op.Join;
+    if (req.sync || req.ms === 0 || !mayWait) return act(req, gone.signal);
     const c = new AbortController();
     waits.set(req.id, c);
-    return perform(req, AbortSignal.any([gone.signal, c.signal])).finally(() => waits.delete(req.id));
+    return act(req, AbortSignal.any([gone.signal, c.signal])).finally(() => waits.delete(req.id));
   };
   const run = (req: Request): Promise<Answer> => {
     if (req.op !== Op.Put) return start(req);
@@ -217,8 +210,7 @@ export function serveRequests(child: ChildHandle): void {
       if (req.op === Op.Ack) {
         // One per item a consumer takes: done here, without a promise.
         const mine = lent.get(req.ring);
-        const v = new DataView(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength);
-        for (let at = 0; at + 4 <= req.payload.byteLength; at += 4) mine?.delete(v.getUint32(at, true));
+        for (const n of decodeNumbers(req.payload)) mine?.delete(n);
         continue;
       }
       run(req).then(
