@@ -30,6 +30,7 @@ import { Worker } from "node:worker_threads";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { isMain, Pool, runtime, type StartMethod } from "../mod.ts";
+import { type BenchCase, benchArgs, nowNs, runCases, runtimeLabel } from "./harness.ts";
 
 export function echo(x: number): number {
   return x;
@@ -62,21 +63,10 @@ const CPU_MS = 20;
 const SMALL_TASKS = 20_000;
 const here = (file: string) => new URL(file, import.meta.url);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const nowNs = () => performance.now() * 1e6;
 
 type Group = "tasks" | "map" | "imap" | "cpu" | "small" | "start";
 
-interface Case {
-  group: Group;
-  method: StartMethod | "inline";
-  impl: string;
-  /** Units of work per sample (tasks, items); 0 for latency cases. */
-  work: number;
-  open(): Promise<void>;
-  /** Runs one sample; returns its duration in ns. */
-  sample(): Promise<number>;
-  close(): Promise<void>;
-}
+type Case = BenchCase<Group>;
 
 function multiprocCase(group: Group, method: StartMethod, work: number, body: (pool: Pool) => Promise<unknown>): Case {
   let pool: Pool | undefined;
@@ -278,63 +268,10 @@ function cases(): Case[] {
   return list;
 }
 
-function runtimeLabel(): string {
-  const versions = process.versions as Record<string, string | undefined>;
-  if (runtime === "deno") return `deno ${versions.deno ?? "?"}`;
-  if (runtime === "bun") return `bun ${versions.bun ?? "?"}`;
-  return `node ${process.versions.node}${process.execArgv.some((a) => /tsx/.test(a)) ? " + tsx" : ""}`;
-}
-
-interface Result {
-  group: Group;
-  method: string;
-  impl: string;
-  median_ms: number | null;
-  /** Work per second (tasks or items), for throughput cases. */
-  rate: number | null;
-  error?: string;
-}
-
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick") || process.env.MULTIPROC_BENCH_QUICK === "1";
-  const mitata = await import("mitata");
-  const sampling = quick
-    ? { min_samples: 3, max_samples: 5, min_cpu_time: 1e6 }
-    : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
-  const label = runtimeLabel();
-  console.log(`multiproc pool benchmark on ${label}${quick ? " (quick)" : ""}`);
-  const results: Result[] = [];
-  // A peer that does not work on this runtime may hang instead of failing:
-  // each case gets a deadline, and a case past it is reported as an error.
-  const deadline = <T>(what: Promise<T>, ms: number): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      what,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
-    ]).finally(() => clearTimeout(timer));
-  };
-  const caseMs = quick ? 30_000 : 300_000;
-  // --only small,map: just those groups (to look into one case).
-  const onlyArg = process.argv.indexOf("--only");
-  const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(",") : undefined;
-  for (const c of cases().filter((c) => !only || only.includes(c.group))) {
-    const name = `${c.group} ${c.method}: ${c.impl}`;
-    process.stderr.write(`BENCH_PROGRESS ${runtime}: ${name}\n`);
-    try {
-      await deadline(c.open(), caseMs);
-      try {
-        const stats = await deadline(mitata.measure(function* () {
-          yield { manual: () => c.sample() };
-        }, sampling), caseMs);
-        const ms = stats.p50 / 1e6;
-        results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
-      } finally {
-        await deadline(c.close(), 10_000).catch(() => {});
-      }
-    } catch (error) {
-      results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
-    }
-  }
+  const { quick, only } = benchArgs();
+  console.log(`multiproc pool benchmark on ${runtimeLabel()}${quick ? " (quick)" : ""}`);
+  const results = await runCases(cases(), { quick, only });
   // Speedups: inline time over pool time, for the CPU cases.
   for (const r of results) {
     if ((r.group === "cpu" || r.group === "small") && r.impl === "multiproc" && r.median_ms) {
@@ -347,7 +284,7 @@ async function main(): Promise<void> {
     const rate = r.rate === null ? "" : r.group === "cpu" || r.group === "small" ? `${r.rate.toFixed(2)}x` : `${Math.round(r.rate).toLocaleString("en")}/s`;
     console.log(`${r.group.padEnd(7)} ${r.method.padEnd(8)} ${r.impl.padEnd(25)} ${(r.median_ms?.toFixed(1) ?? r.error ?? "").padStart(10)} ${rate.padStart(12)}`);
   }
-  console.log(`BENCH_JSON ${JSON.stringify({ suite: "pool", runtime, label, quick, results })}`);
+  console.log(`BENCH_JSON ${JSON.stringify({ suite: "pool", runtime, label: runtimeLabel(), quick, results })}`);
 }
 
 if (isMain(import.meta)) {

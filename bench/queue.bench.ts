@@ -24,13 +24,13 @@ import { Worker } from "node:worker_threads";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { type Connection, getContext, isMain, type Process, Queue, runtime, type StartMethod } from "../mod.ts";
+import { type BenchCase, benchArgs, nowNs, runCases, runtimeLabel } from "./harness.ts";
 
 const SMALL = 20_000;
 const BIG = 32;
 const MIB = 1024 * 1024;
 const ROUND_TRIPS = 2_000;
 const here = (file: string) => new URL(file, import.meta.url);
-const nowNs = () => performance.now() * 1e6;
 
 // ---- children ---------------------------------------------------------------
 
@@ -78,16 +78,7 @@ export async function pipeEcho(conn: Connection<unknown>): Promise<void> {
 
 type Group = "small" | "big" | "pipe";
 
-interface Case {
-  group: Group;
-  method: StartMethod;
-  impl: string;
-  /** Units per sample: items, bytes or round trips. */
-  work: number;
-  open(): Promise<void>;
-  sample(): Promise<number>;
-  close(): Promise<void>;
-}
+type Case = BenchCase<Group>;
 
 function startChild(method: StartMethod, target: (...a: never[]) => unknown, args: unknown[]): Process {
   const p = new (getContext(method).Process)({ target: target as never, args });
@@ -283,61 +274,10 @@ function cases(): Case[] {
   return list;
 }
 
-function runtimeLabel(): string {
-  const versions = process.versions as Record<string, string | undefined>;
-  if (runtime === "deno") return `deno ${versions.deno ?? "?"}`;
-  if (runtime === "bun") return `bun ${versions.bun ?? "?"}`;
-  return `node ${process.versions.node}${process.execArgv.some((a) => /tsx/.test(a)) ? " + tsx" : ""}`;
-}
-
-interface Result {
-  group: Group;
-  method: string;
-  impl: string;
-  median_ms: number | null;
-  /** Items/s, bytes/s, or round trips/s. */
-  rate: number | null;
-  error?: string;
-}
-
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick") || process.env.MULTIPROC_BENCH_QUICK === "1";
-  const mitata = await import("mitata");
-  const sampling = quick
-    ? { min_samples: 3, max_samples: 5, min_cpu_time: 1e6 }
-    : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
-  const label = runtimeLabel();
-  console.log(`multiproc queue benchmark on ${label}${quick ? " (quick)" : ""}`);
-  const results: Result[] = [];
-  const deadline = <T>(what: Promise<T>, ms: number): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      what,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
-    ]).finally(() => clearTimeout(timer));
-  };
-  const caseMs = quick ? 30_000 : 300_000;
-  const onlyArg = process.argv.indexOf("--only");
-  const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(",") : undefined;
-  for (const c of cases().filter((c) => !only || only.includes(c.group))) {
-    const name = `${c.group} ${c.method}: ${c.impl}`;
-    process.stderr.write(`BENCH_PROGRESS ${runtime}: ${name}\n`);
-    try {
-      await deadline(c.open(), caseMs);
-      try {
-        await c.sample(); // warm
-        const stats = await deadline(mitata.measure(function* () {
-          yield { manual: () => c.sample() };
-        }, sampling), caseMs);
-        const ms = stats.p50 / 1e6;
-        results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: ms, rate: c.work / (ms / 1000) });
-      } finally {
-        await deadline(c.close(), 10_000).catch(() => {});
-      }
-    } catch (error) {
-      results.push({ group: c.group, method: c.method, impl: c.impl, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
-    }
-  }
+  const { quick, only } = benchArgs();
+  console.log(`multiproc queue benchmark on ${runtimeLabel()}${quick ? " (quick)" : ""}`);
+  const results = await runCases(cases(), { quick, only, warm: true });
   console.log("\ngroup  method   impl                                   median ms          rate");
   for (const r of results) {
     const rate = r.rate === null
@@ -349,7 +289,7 @@ async function main(): Promise<void> {
       : `${Math.round(r.rate).toLocaleString("en")}/s`;
     console.log(`${r.group.padEnd(6)} ${r.method.padEnd(8)} ${r.impl.padEnd(38)} ${(r.median_ms?.toFixed(1) ?? r.error ?? "").padStart(10)} ${rate.padStart(13)}`);
   }
-  console.log(`BENCH_JSON ${JSON.stringify({ suite: "queue", runtime, label, quick, results })}`);
+  console.log(`BENCH_JSON ${JSON.stringify({ suite: "queue", runtime, label: runtimeLabel(), quick, results })}`);
 }
 
 if (isMain(import.meta)) {

@@ -250,6 +250,19 @@ function parsePythonJson(stdout) {
 const fmtMs = (v) => (v === null || v === undefined ? "-" : v.toFixed(2));
 const fmtRatio = (v) => (v === null || v === undefined || !Number.isFinite(v) ? "-" : `${v.toFixed(2)}x`);
 
+// A table: text columns left-aligned, the numbers (column 4 on) right-aligned,
+// a blank line between groups of rows (groupOf(i) for row i).
+function renderGrid(head, cells, groupOf) {
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
+  cells.forEach((c, i) => {
+    if (i > 0 && groupOf(i) !== groupOf(i - 1)) out.push("");
+    out.push(line(c));
+  });
+  return out.join("\n");
+}
+
 function buildRows(runs, python) {
   const rows = [];
   const pySpawn = (kind) => python?.results?.spawn?.[kind]?.median_ms;
@@ -304,17 +317,7 @@ function renderTable(rows) {
     fmtRatio(r.vs_raw),
     fmtRatio(r.vs_cpython_spawn),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
-  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
-  let lastGroup;
-  cells.forEach((c, i) => {
-    const group = `${rows[i].kind}/${rows[i].runtime.startsWith("cpython") ? "cpython" : rows[i].method}`;
-    if (lastGroup !== undefined && group !== lastGroup) out.push("");
-    lastGroup = group;
-    out.push(line(c));
-  });
-  return out.join("\n");
+  return renderGrid(head, cells, (i) => `${rows[i].kind}/${rows[i].runtime.startsWith("cpython") ? "cpython" : rows[i].method}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -381,16 +384,7 @@ function renderPoolTable(rows) {
     fmtRatio(r.vsPeer),
     fmtRatio(r.vsPy),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
-  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
-  let lastGroup;
-  cells.forEach((c, i) => {
-    if (lastGroup !== undefined && rows[i].group !== lastGroup) out.push("");
-    lastGroup = rows[i].group;
-    out.push(line(c));
-  });
-  return out.join("\n");
+  return renderGrid(head, cells, (i) => rows[i].group);
 }
 
 // ---------------------------------------------------------------------------
@@ -457,16 +451,7 @@ function renderQueueTable(rows) {
     fmtRatio(r.vsRaw),
     fmtRatio(r.vsPy),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c) => c.map((x, i) => (i >= 4 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
-  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  ")];
-  let lastGroup;
-  cells.forEach((c, i) => {
-    if (lastGroup !== undefined && rows[i].group !== lastGroup) out.push("");
-    lastGroup = rows[i].group;
-    out.push(line(c));
-  });
-  return out.join("\n");
+  return renderGrid(head, cells, (i) => rows[i].group);
 }
 
 // ---------------------------------------------------------------------------

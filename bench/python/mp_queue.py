@@ -18,8 +18,8 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
-import statistics
-import time
+
+from timing import timed
 
 SMALL = 20_000
 BIG = 32
@@ -64,16 +64,6 @@ def pipe_echo(conn):
             return
 
 
-def timed(fn, n):
-    fn()  # warm
-    samples = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -110,7 +100,7 @@ def main():
                 control.put(SMALL)
                 done.get()
 
-        add("small", f"Queue, {direction}", timed(sample, n), SMALL)
+        add("small", f"Queue, {direction}", timed(sample, n, warm=True), SMALL)
         control.put(-1)
         consumer_control.put(-1)
         for c in children:
@@ -125,7 +115,7 @@ def main():
         for _ in range(BIG):
             q.get()
 
-    add("big", "Queue, child -> parent", timed(big, n), BIG * MIB)
+    add("big", "Queue, child -> parent", timed(big, n, warm=True), BIG * MIB)
     control.put(-1)
     child.join()
 
@@ -139,7 +129,7 @@ def main():
             a.send(i)
             a.recv()
 
-    add("pipe", "Pipe round trip", timed(pipe, n), ROUND_TRIPS)
+    add("pipe", "Pipe round trip", timed(pipe, n, warm=True), ROUND_TRIPS)
     a.close()
     child.join()
     print(json.dumps({"python": platform.python_version(), "results": results}))

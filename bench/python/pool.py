@@ -23,6 +23,8 @@ import platform
 import statistics
 import time
 
+from timing import timed
+
 
 def echo(x):
     return x
@@ -38,15 +40,6 @@ def spin(ms):
     while time.perf_counter() < end:
         n += 1
     return n
-
-
-def timed(fn, n):
-    samples = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
 
 
 def main():

@@ -1,0 +1,92 @@
+// What the throughput benches (pool.bench.ts, queue.bench.ts) share: the
+// case shape, the runtime's label, and the loop that measures each case
+// with mitata under a deadline (a peer that hangs on some runtime becomes
+// an error row instead of a hung run).
+import process from "node:process";
+import { runtime } from "../mod.ts";
+
+/** One workload, measured on an open fixture. */
+export interface BenchCase<G extends string> {
+  group: G;
+  method: string;
+  impl: string;
+  /** Units of work per sample (tasks, items, bytes); 0 for latency cases. */
+  work: number;
+  open(): Promise<void>;
+  /** Runs one sample; returns its duration in ns. */
+  sample(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A case's median, and its rate (work per second) when it has work. */
+export interface BenchResult<G extends string> {
+  group: G;
+  method: string;
+  impl: string;
+  median_ms: number | null;
+  rate: number | null;
+  error?: string;
+}
+
+/** The clock the cases use, in ns. */
+export const nowNs = (): number => performance.now() * 1e6;
+
+/** `node 24.21.0`, `node 20.20.2 + tsx`, `deno 2.9.6`, `bun 1.4.5`. */
+export function runtimeLabel(): string {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (runtime === "deno") return `deno ${versions.deno ?? "?"}`;
+  if (runtime === "bun") return `bun ${versions.bun ?? "?"}`;
+  return `node ${process.versions.node}${process.execArgv.some((a) => /tsx/.test(a)) ? " + tsx" : ""}`;
+}
+
+/** `--quick` (or MULTIPROC_BENCH_QUICK=1) and `--only group,group`. */
+export function benchArgs(): { quick: boolean; only: string[] | undefined } {
+  const quick = process.argv.includes("--quick") || process.env.MULTIPROC_BENCH_QUICK === "1";
+  const at = process.argv.indexOf("--only");
+  return { quick, only: at > 0 ? process.argv[at + 1].split(",") : undefined };
+}
+
+function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    what,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Measures each case (of the `only` groups, if given): opens it, takes one
+ * unmeasured sample first if `warm`, lets mitata sample it, closes it.
+ * Progress goes to stderr as `BENCH_PROGRESS` lines for scripts/bench.mjs.
+ */
+export async function runCases<G extends string>(
+  cases: BenchCase<G>[],
+  options: { quick: boolean; only?: string[]; warm?: boolean },
+): Promise<BenchResult<G>[]> {
+  const mitata = await import("mitata");
+  const sampling = options.quick
+    ? { min_samples: 3, max_samples: 5, min_cpu_time: 1e6 }
+    : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
+  const caseMs = options.quick ? 30_000 : 300_000;
+  const results: BenchResult<G>[] = [];
+  for (const c of cases.filter((c) => !options.only || options.only.includes(c.group))) {
+    process.stderr.write(`BENCH_PROGRESS ${runtime}: ${c.group} ${c.method}: ${c.impl}\n`);
+    const row = { group: c.group, method: c.method, impl: c.impl };
+    try {
+      await deadline(c.open(), caseMs);
+      try {
+        if (options.warm) await c.sample();
+        const stats = await deadline(mitata.measure(function* () {
+          yield { manual: () => c.sample() };
+        }, sampling), caseMs);
+        const ms = stats.p50 / 1e6;
+        results.push({ ...row, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
+      } finally {
+        await deadline(c.close(), 10_000).catch(() => {});
+      }
+    } catch (error) {
+      results.push({ ...row, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
+    }
+  }
+  return results;
+}
