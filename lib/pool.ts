@@ -3,7 +3,7 @@
 // workers, lib/pool/calls.ts and imap.ts turn calls into chunks, and
 // lib/child/pool_worker.ts runs them.
 import { ProcessError } from "./errors.ts";
-import { checkMayStartChildren } from "./process.ts";
+import { checkMayStartChildren } from "./spawn.ts";
 import { checkStartMethod, cpuCount, type StartMethod, startMethodOf } from "./context.ts";
 import { checkPositiveInteger, checkSignal } from "./checks.ts";
 import { asArgs, checkInput, collect } from "./pool/input.ts";

@@ -3,14 +3,14 @@
 import { ProcessError } from "./errors.ts";
 import { state } from "./state.ts";
 import { getHost } from "./runtime/host.ts";
-import type { ChildHandle, ExitInfo, StartMethod } from "./runtime/types.ts";
+import type { ChildHandle, ExitInfo } from "./runtime/types.ts";
 import { checkStartMethod, startMethodOf } from "./context.ts";
 import { checkTimeout } from "./checks.ts";
 import { resolveFunction } from "./transport/functions.ts";
 import { encodeValue } from "./transport/values.ts";
 import type { ProcessInit } from "./child/run.ts";
-import { serveRequests } from "./queue/server.ts";
-import { type ChildSlot, reserveChildSlot, withHolder } from "./shared/lives.ts";
+import { reserveChildSlot, withHolder } from "./shared/lives.ts";
+import { checkMayStartChildren, childOrigin, endedAndRead, nextChildIdentity, spawnChild } from "./spawn.ts";
 
 /**
  * What a Process runs and how it is known.
@@ -34,11 +34,6 @@ export interface ProcessOptions<A extends unknown[] = unknown[]> {
   daemon?: boolean;
 }
 
-const BOOTSTRAP_MESSAGE =
-  "An attempt has been made to start a new process before the current process has finished " +
-  "its bootstrapping phase. This probably means that the main module starts processes at its " +
-  "top level, without the guard: wrap that code in `if (isMain(import.meta)) { ... }`.";
-
 const active = new Set<Process>();
 let makeView: (name: string, pid: number, daemon: boolean) => Process;
 let exitHookInstalled = false;
@@ -51,79 +46,6 @@ function installExitHook(): void {
   getHost().onExit(() => {
     for (const p of active) if (p.daemon) p.terminate();
   });
-}
-
-/** Python's `_identity` for the next child of this process: [2] for its second child, [2, 1] below it. */
-export function nextChildIdentity(): number[] {
-  const s = state();
-  return [...s.self.identity, ++s.childCounter];
-}
-
-/** What every child is told of where it comes from: its parent, and the program's main module. */
-export function childOrigin(): { parent: { name: string; pid: number }; mainUrl: string | undefined } {
-  const s = state();
-  const host = getHost();
-  return { parent: { name: s.self.name, pid: host.pid }, mainUrl: s.mainUrl ?? host.mainModuleUrl() };
-}
-
-/**
- * Starts a child through the seam; a refusal becomes ProcessError("Cannot
- * start <what>: ..."). `slot` is the child's place in the liveness table
- * (reserved before its arguments were encoded, so that what it holds is
- * known to be its); one is reserved here if not given. It is marked when
- * the child ends.
- */
-export function spawnChild(
-  method: StartMethod,
-  init: unknown,
-  name: string,
-  what: string = name,
-  slot: ChildSlot = reserveChildSlot(),
-): ChildHandle {
-  let handle: ChildHandle;
-  try {
-    // A thread also learns the liveness table itself, to use shared locks.
-    const withLives = method === "thread" ? { ...(init as object), lives: slot.init } : init;
-    handle = getHost().spawn({ method, init: withLives, name });
-  } catch (error) {
-    slot.exited();
-    throw new ProcessError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
-  }
-  void handle.exited.then(slot.exited);
-  serveRequests(handle);
-  return handle;
-}
-
-/**
- * How a child ended, once also everything it wrote on its request line
- * has been read (a child's last puts on a queue are in it when its join
- * returns); some runtimes report the exit first. Waits for the line half a
- * second at most.
- */
-export function endedAndRead(handle: ChildHandle): Promise<ExitInfo> {
-  const line = handle.requests;
-  if (!line) return handle.exited;
-  return handle.exited.then((info) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, 500)));
-    return Promise.race([line.ended, cap]).then(() => {
-      clearTimeout(timer);
-      return info;
-    });
-  });
-}
-
-/**
- * Throws what Python throws when this process may not start children: while
- * a child still imports the main module (the bootstrapping phase, instead of
- * forking without end), or in a daemonic process (such as a pool worker).
- */
-export function checkMayStartChildren(what: string): void {
-  const s = state();
-  if (s.bootstrapping) throw new ProcessError(BOOTSTRAP_MESSAGE);
-  if (s.isChild && s.self.daemon) {
-    throw new ProcessError(`Cannot ${what}: daemonic processes are not allowed to have children`);
-  }
 }
 
 /**

@@ -1,68 +1,18 @@
-// Queue, JoinableQueue and SimpleQueue: Python's multiprocessing queues.
+// Queue, JoinableQueue and SimpleQueue (queue/simple.ts): Python's multiprocessing queues.
 // Items live in a ring in shared memory owned by the process that made the
 // queue (queue/ring.ts); its threads use the ring directly, child processes
 // through the owner (queue/remote.ts, queue/server.ts). A queue passed to
 // a Process or a Pool arrives connected to the same ring.
 import { EOFError, QueueEmpty, QueueFull, SerializationError } from "./errors.ts";
 import { checkSignal, checkTimeout } from "./checks.ts";
+import { closedError, eofError, type GetOptions, type PutOptions, RESOLVED, waitFor } from "./queue/options.ts";
+import { SimpleQueue } from "./queue/simple.ts";
 import { type Crossing, crossing, type Destination, registerReviver } from "./transport/values.ts";
 import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
 import { decodeItem, encodeItem, ownFrame } from "./queue/codec.ts";
 import { exportRing, relayName, type RemoteRef, remoteBackend } from "./queue/remote.ts";
 
-/**
- * How `put` waits when the queue is full.
- *
- * @example
- * ```ts
- * import type { PutOptions } from "./queue.ts";
- * const options: PutOptions = { timeout: 100 }; // give up with QueueFull after 100 ms
- * ```
- */
-export interface PutOptions {
-  /** Wait for room (true), or throw QueueFull at once (false). @default true */
-  block?: boolean;
-  /** The longest wait in ms, then QueueFull. @default wait forever */
-  timeout?: number;
-  /** Stops waiting (the promise rejects with the signal's reason). */
-  signal?: AbortSignal;
-}
-
-/**
- * How `get` waits when the queue is empty.
- *
- * @example
- * ```ts
- * import type { GetOptions } from "./queue.ts";
- * const options: GetOptions = { timeout: 100 }; // give up with QueueEmpty after 100 ms
- * ```
- */
-export interface GetOptions {
-  /** Wait for an item (true), or throw QueueEmpty at once (false). @default true */
-  block?: boolean;
-  /** The longest wait in ms, then QueueEmpty. @default wait forever */
-  timeout?: number;
-  /** Stops waiting (the promise rejects with the signal's reason). */
-  signal?: AbortSignal;
-}
-
-const RESOLVED: Promise<void> = Promise.resolve();
-
-function eofError(): EOFError {
-  return new EOFError("Queue is closed and drained: no more items will come");
-}
-
-function closedError(): Error {
-  return new Error("Queue is closed: nothing more can be put on it (close() ends the queue for every holder)");
-}
-
-function waitFor(options: PutOptions | GetOptions | undefined, what: string): number | undefined {
-  if (options === undefined || options === null) return undefined;
-  if (typeof options !== "object") throw new TypeError(`Cannot ${what}: options must be an object, got ${String(options)}`);
-  const timeout = checkTimeout(options.timeout, what);
-  return options.block === false ? 0 : timeout;
-}
 
 type Kind = "Queue" | "JoinableQueue" | "SimpleQueue";
 
@@ -472,97 +422,11 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 }
 
-/**
- * Python's `multiprocessing.SimpleQueue`: `put`, `get`, `empty` and
- * `close`, without size limit or timeouts.
- *
- * @typeParam T The items' type.
- * @example
- * ```ts
- * import { SimpleQueue } from "./queue.ts";
- * const q = new SimpleQueue<number>();
- * await q.put(1);
- * console.log(q.empty(), await q.get()); // false 1
- * ```
- */
-export class SimpleQueue<T = unknown> {
-  readonly #q: Queue<T>;
-
-  /** Creates a simple queue. */
-  constructor() {
-    simple = true;
-    try {
-      this.#q = new Queue<T>();
-    } finally {
-      simple = false;
-    }
-  }
-
-  /**
-   * Puts an item.
-   *
-   * @example
-   * ```ts
-   * import { SimpleQueue } from "./queue.ts";
-   * await new SimpleQueue<string>().put("x");
-   * ```
-   */
-  put(item: T): Promise<void> {
-    return this.#q.put(item);
-  }
-
-  /**
-   * Takes the oldest item, waiting for one; EOFError once closed and drained.
-   *
-   * @example
-   * ```ts
-   * import { SimpleQueue } from "./queue.ts";
-   * const q = new SimpleQueue<string>();
-   * await q.put("x");
-   * console.log(await q.get()); // "x"
-   * ```
-   */
-  get(): Promise<T> {
-    return this.#q.get();
-  }
-
-  /**
-   * Whether the queue holds no item now.
-   *
-   * @example
-   * ```ts
-   * import { SimpleQueue } from "./queue.ts";
-   * console.log(new SimpleQueue().empty()); // true
-   * ```
-   */
-  empty(): boolean {
-    return this.#q.empty();
-  }
-
-  /**
-   * Ends the queue for every holder (see Queue.close).
-   *
-   * @example
-   * ```ts
-   * import { SimpleQueue } from "./queue.ts";
-   * new SimpleQueue().close();
-   * ```
-   */
-  close(): void {
-    this.#q.close();
-  }
-
-  /** @internal */
-  get inner(): Queue<T> {
-    return this.#q;
-  }
-}
-
 // How a queue crosses to a child: to a thread of this process, the ring's
 // shared buffer itself; to a child process, the name it is listed under in
 // this process, which serves it (or, from a child, the name it came with).
 // Defined outside the classes so that the classes' public types stay plain.
-function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
+export function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   if (to === "item") {
     throw new SerializationError(
       `A ${this.kind} cannot be put on a queue or sent through a pipe: pass it to the Process or Pool that uses it (as in Python)`,
@@ -582,11 +446,16 @@ function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   return { type: "queue", state };
 }
 Object.defineProperty(Queue.prototype, crossing, { value: queueCrossing });
-Object.defineProperty(SimpleQueue.prototype, crossing, {
-  value(this: SimpleQueue, to: Destination) {
-    return queueCrossing.call(this.inner, to);
-  },
-});
+
+/** @internal The Queue a SimpleQueue wraps (it crosses as a SimpleQueue). */
+export function simpleInner<T>(): Queue<T> {
+  simple = true;
+  try {
+    return new Queue<T>();
+  } finally {
+    simple = false;
+  }
+}
 
 function revive(state: QueueState): unknown {
   arriving = state.buffer ? new LocalBackend(new Ring(state.buffer)) : remoteBackend(state.remote!);
@@ -599,3 +468,5 @@ function revive(state: QueueState): unknown {
 }
 
 registerReviver("queue", (state) => revive(state as QueueState));
+
+export { type GetOptions, type PutOptions, SimpleQueue };

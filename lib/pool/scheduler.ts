@@ -14,7 +14,7 @@ import type { FunctionRef } from "../transport/functions.ts";
 import { FunctionTable } from "./functions.ts";
 import { ChunkQueue } from "./queue.ts";
 import { decodeValue } from "../transport/values.ts";
-import { childOrigin, nextChildIdentity, spawnChild } from "../process.ts";
+import { childOrigin, nextChildIdentity, spawnChild } from "../spawn.ts";
 import type { FromWorker, PoolWorkerInit, TaskFailure, TaskKind } from "./protocol.ts";
 import { type Chunk, type ChunkOwner, type ChunkResult, WorkerSlot } from "./worker.ts";
 

@@ -25,19 +25,28 @@ export class ProcessChild implements ChildHandle {
     });
     const line = this.#child.stdio[4] as (Readable & Writable) | null;
     line?.on("error", () => {}); // the child is gone: its exit says so
+    // The line's end ("end" once everything was read, or "close", whichever
+    // comes first) runs the onEnd listeners, then settles `ended`: whatever
+    // they do (give back what the child borrowed) is done before anyone
+    // waiting on `ended` goes on.
+    const onEnd: Array<() => void> = [];
+    let over = !line;
     const ended = new Promise<void>((resolve) => {
       if (!line) return resolve();
-      line.once("end", () => resolve());
-      line.once("close", () => resolve());
+      const end = () => {
+        if (over) return;
+        over = true;
+        for (const f of onEnd.splice(0)) f();
+        resolve();
+      };
+      line.once("end", end);
+      line.once("close", end);
     });
     this.requests = {
       ended,
       onData: (listener) => void line?.on("data", listener),
       write: (bytes) => void (line?.writable && line.write(bytes)),
-      onEnd: (listener) => {
-        if (!line) return listener();
-        line.once("close", listener);
-      },
+      onEnd: (listener) => void (over ? listener() : onEnd.push(listener)),
     };
     // The line must not keep this process alive by itself.
     (line as { unref?: () => void } | null)?.unref?.();
