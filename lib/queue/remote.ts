@@ -46,13 +46,14 @@ function toResult(status: number, payload: Uint8Array | null | undefined): Resul
 
 // One client per process: the line, the pending async requests, and the
 // requests written since the last flush.
-class Client {
+/** A child process's side of its request line. */
+export class Client {
   readonly #line: RequestLine;
   readonly #pending = new Map<number, (r: [number, Uint8Array | null]) => void>();
   #nextId = 1;
   #out: Uint8Array[] = [];
   /** Rings a request without answer (a put, a send) found closed. */
-  readonly closed = new Set<number>();
+  readonly closed: Set<number> = new Set<number>();
   #outBytes = 0;
 
   constructor(line: RequestLine) {
@@ -110,25 +111,37 @@ class Client {
   }
 
   request(op: Op, ring: number, ms: number | undefined, payload?: Frame, signal?: AbortSignal): Promise<Result> {
+    return this.requestRaw(op, ring, ms, payload, signal).then(([status, bytes]) => toResult(status, bytes));
+  }
+
+  /** Sends a request and resolves with the owner's answer as it is (status, payload). */
+  requestRaw(
+    op: Op,
+    ring: number,
+    ms: number | undefined,
+    payload?: Frame,
+    signal?: AbortSignal,
+  ): Promise<[number, Uint8Array | null]> {
     const id = this.#nextId++;
     if (this.#nextId > 0x7fffffff) this.#nextId = 1;
     this.#enqueue(encodeRequest(op, false, id, ring, ms, payload));
-    return new Promise<Result>((resolve, reject) => {
+    return new Promise((resolve) => {
       const onAbort = () => {
         // The owner stops waiting for us; what it answers is dropped,
         // unless it already took an item for us: then we keep it.
         this.#call(Op.Cancel, ring, undefined, new Uint8Array(Uint32Array.of(id).buffer));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(id, ([status, bytes]) => {
+      this.#pending.set(id, (answer) => {
         signal?.removeEventListener("abort", onAbort);
-        try {
-          resolve(toResult(status, bytes));
-        } catch (e) {
-          reject(e);
-        }
+        resolve(answer);
       });
     });
+  }
+
+  /** A blocking request: writes it (after whatever is pending) and reads the answer (status, payload). */
+  callRaw(op: Op, ring: number, ms: number | undefined, payload?: Frame): [number, Uint8Array] {
+    return this.#call(op, ring, ms, payload);
   }
 
   #call(op: Op, ring: number, ms: number | undefined, payload?: Frame): [number, Uint8Array] {
@@ -149,13 +162,17 @@ class Client {
 
 let client: Client | null = null;
 
-function clientFor(ref: RemoteRef): Client {
+/**
+ * This process's client of its parent's request line, for something owned
+ * by process `home` (`what`: "a queue", "a Lock", for the error).
+ */
+export function clientFor(ref: { home: number }, what = "a queue"): Client {
   const s = state();
   const line = requestLine();
   if (!line || s.parent?.pid !== ref.home) {
     throw new Error(
-      `This queue belongs to process ${ref.home}, which this ${s.isChild ? "child" : "process"} cannot reach: ` +
-        "a queue works in the process that made it, in its threads and in its direct child processes",
+      `This ${what.replace(/^an? /, "")} belongs to process ${ref.home}, which this ${s.isChild ? "child" : "process"} cannot reach: ` +
+        `${what} works in the process that made it, in its threads and in its direct child processes`,
     );
   }
   return (client ??= new Client(line));

@@ -60,7 +60,18 @@ export function listRing(ring: Ring): RemoteRef {
   return known !== undefined ? listServed(served.get(known)!, ring) : listServed(new LocalBackend(ring), ring);
 }
 
-type Answer = [Status, Uint8Array | null];
+/** What the owner answers: a status and its payload. */
+export type Answer = [Status, Uint8Array | null];
+
+/** Runs requests of one kind for a child whose liveness token is `token`. */
+export type OpHandler = (req: Request, token: number, signal: AbortSignal) => Answer | Promise<Answer>;
+
+const handlers = new Map<number, { handle: OpHandler; mayWait: (req: Request) => boolean }>();
+
+/** Serves requests with `op` (other than the queue's own) with `handle`; `mayWait` tells which can be cancelled. */
+export function handleOp(op: Op, handle: OpHandler, mayWait: (req: Request) => boolean): void {
+  handlers.set(op, { handle, mayWait });
+}
 
 function statBytes(b: Served): Uint8Array {
   const s = b.stat();
@@ -106,7 +117,7 @@ function putBack(b: Served, frames: Uint8Array[]): void {
 }
 
 /** Serves the request line of a child process for as long as it lives. */
-export function serveRequests(child: ChildHandle): void {
+export function serveRequests(child: ChildHandle, token: number): void {
   const line = child.requests;
   if (!line) return;
   const reader = new RequestReader();
@@ -184,8 +195,13 @@ export function serveRequests(child: ChildHandle): void {
       giveBack(req.ring, decodeNumbers(req.payload));
       return Promise.resolve([Status.Ok, null]);
     }
-    const act = req.op === Op.Want ? want : perform;
-    const mayWait = req.op === Op.Want || req.op === Op.Get || req.op === Op.Put || req.op === Op.Join;
+    const other = handlers.get(req.op);
+    const act = other
+      ? (r: Request, signal: AbortSignal) => Promise.resolve(other.handle(r, token, signal))
+      : req.op === Op.Want
+      ? want
+      : perform;
+    const mayWait = other ? other.mayWait(req) : req.op === Op.Want || req.op === Op.Get || req.op === Op.Put || req.op === Op.Join;
     if (req.sync || req.ms === 0 || !mayWait) return act(req, gone.signal);
     const c = new AbortController();
     waits.set(req.id, c);

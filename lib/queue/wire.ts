@@ -19,6 +19,7 @@ export const Op: {
   Ack: 9;
   Return: 10;
   PutFront: 11;
+  Mem: 12;
 } = {
   Put: 1,
   Get: 2,
@@ -36,6 +37,8 @@ export const Op: {
   // Frames a relay (a child passing the queue on to its own child) had
   // handed to a grandchild that ended without taking them: back in front.
   PutFront: 11,
+  // An operation on shared memory (Value, Lock, ...): lib/shared/remote_memory.ts.
+  Mem: 12,
 };
 /** One of Op's values. */
 export type Op = typeof Op[keyof typeof Op];

@@ -24,7 +24,8 @@ const SERIAL = SLOTS; // cell: the last token serial handed out
 const PARENT = SLOTS + 1; // cells PARENT + slot: the slot that started it
 const EXITED = PARENT + SLOTS; // cells EXITED + slot: the token whose exit was seen
 const TOP = EXITED + SLOTS; // cell: the highest slot ever taken
-const CELLS = TOP + 1;
+const PROCESS = TOP + 1; // cells PROCESS + slot: the token, if that slot is a child process
+const CELLS = PROCESS + SLOTS;
 const GRACE_MS = 50;
 
 /** What a thread child needs to know of the liveness table. */
@@ -87,10 +88,24 @@ export function isAlive(token: number): boolean {
   return Atomics.load(t.cells, EXITED + slot) !== token || Date.now() - t.times[slot] < GRACE_MS;
 }
 
+/**
+ * Whether the holder of a shared lock is gone, so that the lock may be
+ * taken over: a child process (its requests all ran here) as soon as its
+ * exit was seen, on every runtime; a thread as isAlive() says.
+ */
+export function holderDead(token: number): boolean {
+  const t = here();
+  const slot = token & (SLOTS - 1);
+  if (Atomics.load(t.cells, PROCESS + slot) === token) return hasEnded(token);
+  return !isAlive(token);
+}
+
 /** A child's place in the table: what a thread child is told, and what to call once the child has ended. */
 export interface ChildSlot {
   init: LivesInit;
   exited: () => void;
+  /** Marks the slot as a child process's (which holds shared locks through this process). */
+  isProcess: () => void;
 }
 
 /**
@@ -120,7 +135,11 @@ export function reserveChildSlot(): ChildSlot {
       if (Atomics.compareExchange(t.cells, TOP, top, i) === top) break;
     }
     const buffers = { buffer: t.cells.buffer as SharedArrayBuffer, times: t.times.buffer as SharedArrayBuffer };
-    return { init: { ...buffers, slot: i, token }, exited: () => exited(t, i, token, Date.now()) };
+    return {
+      init: { ...buffers, slot: i, token },
+      exited: () => exited(t, i, token, Date.now()),
+      isProcess: () => Atomics.store(t.cells, PROCESS + i, token),
+    };
   }
   throw new Error(`Too many threads: this process already runs ${SLOTS - 1} worker threads`);
 }
