@@ -68,6 +68,28 @@ export {
 } from "./lib/pool.ts";
 export { type GetOptions, JoinableQueue, type PutOptions, Queue, SimpleQueue } from "./lib/queue.ts";
 export { Connection, Pipe } from "./lib/pipe.ts";
+export {
+  type LockOption,
+  RawArray,
+  RawValue,
+  SharedArray,
+  type SharedOptions,
+  type TypeCode,
+  Value,
+  type ValueOf,
+} from "./lib/shared/value.ts";
+export { SharedMemory, type SharedMemoryOptions } from "./lib/shared/shared_memory.ts";
+export {
+  type AcquireOptions,
+  Barrier,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+  type SyncAcquireOptions,
+} from "./lib/sync.ts";
 export { getContext, type Context } from "./lib/contexts.ts";
 export { task } from "./lib/transport/functions.ts";
 export {

@@ -7,6 +7,7 @@ import { getHost } from "./runtime/host.ts";
 import type { ChildHandle, ExitInfo, StartMethod } from "./runtime/types.ts";
 import { serveRequests } from "./queue/server.ts";
 import { type ChildSlot, reserveChildSlot } from "./shared/lives.ts";
+import { sharedMemorySnapshot } from "./shared/shared_memory.ts";
 
 const BOOTSTRAP_MESSAGE =
   "An attempt has been made to start a new process before the current process has finished " +
@@ -43,14 +44,16 @@ export function spawnChild(
   let handle: ChildHandle;
   try {
     // A thread also learns the liveness table itself, to use shared locks.
-    const withLives = method === "thread" ? { ...(init as object), lives: slot.init } : init;
+    // (and the SharedMemory blocks this thread knows by name).
+    const withLives = method === "thread" ? { ...(init as object), lives: slot.init, shm: sharedMemorySnapshot() } : init;
     handle = getHost().spawn({ method, init: withLives, name });
   } catch (error) {
     slot.exited();
     throw new ProcessError(`Cannot start ${what}: ${(error as Error).message}`, { cause: error });
   }
   void handle.exited.then(slot.exited);
-  serveRequests(handle);
+  if (method === "process") slot.isProcess();
+  serveRequests(handle, slot.init.token);
   return handle;
 }
 

@@ -10,8 +10,11 @@
 // peer pools and CPython in the same run, as ratios. The queue suite runs
 // bench/queue.bench.ts and bench/python/mp_queue.py: Queue items/s and MB/s,
 // Pipe round trips, against the raw channel and CPython's Queue and Pipe.
+// The shared suite runs bench/shared.bench.ts and bench/python/mp_value.py:
+// locked Value increments and Lock acquire/release, against raw
+// SharedArrayBuffer + Atomics and CPython's Value and Lock.
 //
-// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool,queue] [--runtime node20,node24,deno,bun,python] [--verbose]
+// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool,queue,shared] [--runtime node20,node24,deno,bun,python] [--verbose]
 //   --quick    fewer samples: each suite takes about a minute or two
 //   --suite    which suites to run (default: all)
 //   --verbose  stream each run's own output (mitata's report) as it comes
@@ -34,6 +37,7 @@ const SUITES = {
   spawn: { bench: "bench/spawn.bench.ts", python: "bench/python/spawn.py" },
   pool: { bench: "bench/pool.bench.ts", python: "bench/python/pool.py" },
   queue: { bench: "bench/queue.bench.ts", python: "bench/python/mp_queue.py" },
+  shared: { bench: "bench/shared.bench.ts", python: "bench/python/mp_value.py" },
 };
 const RUNTIMES = ["node20", "node24", "deno", "bun", "python"];
 const KIND_TEXT = { first: "start -> first message", join: "start -> join/exit" };
@@ -407,12 +411,18 @@ function queueRate(group, r) {
 // Ratios are "how many times better": items/s and MB/s over theirs, and
 // for round trips their time over ours.
 function buildQueueRows(runs, python) {
-  const rows = [];
   const pyFor = (group, impl) => {
     const direction = impl.replace(/^multiproc (Queue|Pipe)/, "$1");
     return python?.results?.find((p) => p.group === group && (group === "pipe" || p.impl === direction));
   };
-  for (const group of Object.keys(QUEUE_TEXT)) {
+  return buildRatioRows(runs, python, Object.keys(QUEUE_TEXT), pyFor);
+}
+
+// Rows with our rate over the raw row of the same group and method, and
+// over CPython's matching row (`pyFor`).
+function buildRatioRows(runs, python, groups, pyFor) {
+  const rows = [];
+  for (const group of groups) {
     for (const run of runs) {
       const results = run.json.results.filter((r) => r.group === group);
       for (const r of results) {
@@ -437,6 +447,35 @@ function buildQueueRows(runs, python) {
     }
   }
   return rows;
+}
+
+// ---------------------------------------------------------------------------
+// The shared-state table
+// ---------------------------------------------------------------------------
+
+const SHARED_TEXT = {
+  locked: "2 children add 1 under a lock, increments/s",
+  uncontended: "1 child acquires and releases a lock, pairs/s",
+};
+
+function buildSharedRows(runs, python) {
+  const pyFor = (group) => python?.results?.find((p) => p.group === group);
+  return buildRatioRows(runs, python, Object.keys(SHARED_TEXT), pyFor);
+}
+
+function renderSharedTable(rows) {
+  const head = ["case", "method", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
+  const cells = rows.map((r) => [
+    SHARED_TEXT[r.group],
+    r.method,
+    r.runtime,
+    r.impl,
+    r.median_ms === null ? `error: ${(r.error ?? "?").slice(0, 60)}` : fmtMs(r.median_ms),
+    r.rate === null || r.rate === undefined ? "-" : Math.round(r.rate).toLocaleString("en"),
+    fmtRatio(r.vsRaw),
+    fmtRatio(r.vsPy),
+  ]);
+  return renderGrid(head, cells, (i) => rows[i].group);
 }
 
 function renderQueueTable(rows) {
@@ -509,6 +548,12 @@ async function runSuite(suite, opts) {
       `median ms; vs raw = median / the same runtime's bare channel of that kind ` +
       `(process: spawn+ipc of a plain JS child; thread: a bare worker_threads Worker); ` +
       `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
+  } else if (suite === "shared") {
+    rows = buildSharedRows(runs, python);
+    table = renderSharedTable(rows);
+    header = `multiproc shared-state benchmark${stamp}\n` +
+      `rate: increments or acquire/release pairs per second; vs raw / vs CPython = how many times better than ` +
+      `raw SharedArrayBuffer + Atomics in threads of the same runtime, and CPython's Value / Lock (spawn), same case\n`;
   } else if (suite === "queue") {
     rows = buildQueueRows(runs, python);
     table = renderQueueTable(rows);

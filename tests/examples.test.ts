@@ -137,3 +137,27 @@ test("pipe.ts: the receiver prints what the sender sent", async () => {
   assertClean(r);
   assertEquals(r.lines, ["Received message: Hello from sender!"]);
 });
+
+test("shared_value_array.ts: the child's increment and doubling are seen by the parent", async () => {
+  const r = await runExample("shared_value_array");
+  assertClean(r);
+  assertEquals(r.lines, ["1", "[2.0, 4.0, 6.0]"]);
+});
+
+test("shared_counter.ts: ten processes add one each under the Value's lock", async () => {
+  const r = await runExample("shared_counter");
+  assertClean(r);
+  assertEquals(r.lines, ["10"]);
+}, { timeout: 30_000 });
+
+test("process_counter.ts: four processes count themselves", async () => {
+  const r = await runExample("process_counter");
+  assertClean(r);
+  assertEquals(r.lines, ["Total number of processes: 4"]);
+});
+
+test("lock_printer.ts: four processes print one at a time, each its own item", async () => {
+  const r = await runExample("lock_printer");
+  assertClean(r);
+  assertEquals(sorted(r.lines), ["A", "B", "C", "D"].map((item, i) => `Process Process-${i + 1} prints: ${item}`));
+});

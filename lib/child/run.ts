@@ -19,6 +19,9 @@ import { adoptLives, type LivesInit } from "../shared/lives.ts";
 // Registers how queues revive when they arrive as arguments.
 import "../queue.ts";
 import "../pipe.ts";
+import "../shared/value.ts";
+import { adoptSharedMemory } from "../shared/shared_memory.ts";
+import "../sync.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {
@@ -46,6 +49,7 @@ export function formatError(error: unknown): string {
 function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   const lives = (init as { lives?: LivesInit }).lives;
   if (lives) adoptLives(lives);
+  adoptSharedMemory((init as { shm?: Array<[string, SharedArrayBuffer]> }).shm);
   const s = state();
   s.isChild = true;
   s.childMethod = init.method;
