@@ -217,6 +217,9 @@ export class RemoteMemory implements AtomicMemory {
   readonly #guarded: RemoteMemory[] = [];
   // A guarded memory's copy, valid while its lock is held here.
   #copy: Uint8Array | null = null;
+  // A Lock's memory: this process took it (and has not let it go since).
+  // Its release then cannot fail, so it goes out without an answer.
+  #holding = false;
 
   constructor(ref: MemoryRef) {
     this.ref = ref;
@@ -265,9 +268,10 @@ export class RemoteMemory implements AtomicMemory {
   }
 
   // Takes the guarded memories' bytes from a RunRead answer.
-  #result(bytes: Uint8Array): number {
+  #result(kernel: string, bytes: Uint8Array): number {
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const result = v.getFloat64(0, true);
+    if (kernel === "lock.acquire" && result > 0 && result !== TIMED_OUT) this.#holding = true;
     if (bytes.length > 8) {
       let at = 8;
       for (const m of this.#guarded) {
@@ -350,15 +354,24 @@ export class RemoteMemory implements AtomicMemory {
     const request = this.#runRequest(kernel, base, args);
     const [status, bytes] = await client.requestRaw(Op.Mem, this.ref.id, ms, request, signal);
     if (signal?.aborted && status !== Status.Ok) return TIMED_OUT;
-    return this.#result(check(status, bytes));
+    return this.#result(kernel, check(status, bytes));
   }
 
   runSync(kernel: string, base: number, args: number[], ms: number | undefined): number {
-    return this.#result(this.#call(this.#runRequest(kernel, base, args), ms));
+    return this.#result(kernel, this.#call(this.#runRequest(kernel, base, args), ms));
   }
 
   runNow(kernel: string, base: number, args: number[]): number {
-    return this.#result(this.#call(this.#runRequest(kernel, base, args), 0));
+    if (kernel === "lock.release" && args.length === 0 && this.#holding) {
+      // A Lock this process holds: its release succeeds (the kernel's 1).
+      // Only if another process released it meanwhile (which Python allows)
+      // would the owner find it unlocked, and then nothing is said here.
+      this.#holding = false;
+      this.#post(this.#runRequest(kernel, base, args));
+      return 1;
+    }
+    if (kernel === "lock.release") this.#holding = false;
+    return this.#result(kernel, this.#call(this.#runRequest(kernel, base, args), 0));
   }
 }
 
