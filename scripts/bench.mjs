@@ -252,7 +252,8 @@ function parsePythonJson(stdout) {
 // ---------------------------------------------------------------------------
 
 const fmtMs = (v) => (v === null || v === undefined ? "-" : v.toFixed(2));
-const fmtRatio = (v) => (v === null || v === undefined || !Number.isFinite(v) ? "-" : `${v.toFixed(2)}x`);
+const fmtRatio = (v) =>
+  v === null || v === undefined || !Number.isFinite(v) ? "-" : `${v < 0.1 ? v.toPrecision(2) : v.toFixed(2)}x`;
 
 // A table: text columns left-aligned, the numbers (column 4 on) right-aligned,
 // a blank line between groups of rows (groupOf(i) for row i).
