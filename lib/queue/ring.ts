@@ -12,6 +12,7 @@
 // unwritten one. A killed producer never corrupts the ring; a killed
 // consumer loses at most the frame it was taking.
 import { isAlive, myToken } from "../shared/lives.ts";
+import { notifyCell, waitCellAsync } from "../shared/memory.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // holder's token, or 0
@@ -55,27 +56,6 @@ export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
 
 /** A ring as it crosses to another thread: the buffer is shared, not copied. */
 export type RingState = SharedArrayBuffer;
-
-// Atomics.waitAsync is ES2024; the compiler's lib here is older.
-interface AtomicsWaitAsync {
-  waitAsync(
-    cells: Int32Array,
-    index: number,
-    value: number,
-    ms: number,
-  ): { async: false; value: string } | { async: true; value: Promise<string> };
-}
-
-// This thread's async waiters, per ring buffer and cell.
-const waiting = new WeakMap<SharedArrayBuffer, Map<number, Set<() => void>>>();
-
-function localWaiters(buffer: SharedArrayBuffer, cell: number): Set<() => void> {
-  let cells = waiting.get(buffer);
-  if (!cells) waiting.set(buffer, cells = new Map());
-  let set = cells.get(cell);
-  if (!set) cells.set(cell, set = new Set());
-  return set;
-}
 
 /** A byte-frame FIFO in shared memory. */
 export class Ring {
@@ -255,40 +235,13 @@ export class Ring {
    */
   waitAsync(cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<void> {
     Atomics.add(this.cells, waitersOf(cell), 1);
-    const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.cells, cell, seen, ms ?? Infinity);
-    if (!r.async) {
-      Atomics.sub(this.cells, waitersOf(cell), 1);
-      return Promise.resolve();
-    }
-    // Node and Deno do not count a pending waitAsync as work: without a
-    // timer, a program waiting only on a queue would just end.
-    return new Promise<void>((resolve) => {
-      let once = false;
-      const here = localWaiters(this.buffer, cell);
-      const done = () => {
-        if (once) return;
-        once = true;
-        here.delete(done);
-        Atomics.sub(this.cells, waitersOf(cell), 1);
-        clearTimeout(keep);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const keep = setTimeout(done, Math.min(ms ?? 2 ** 31 - 1, 2 ** 31 - 1));
-      signal?.addEventListener("abort", done, { once: true });
-      here.add(done);
-      void r.value.then(done);
-    });
+    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => void Atomics.sub(this.cells, waitersOf(cell), 1));
   }
 
   #bump(cell: number): void {
     Atomics.add(this.cells, cell, 1);
-    if (Atomics.load(this.cells, waitersOf(cell)) === 0) return;
-    // Waiters in this thread are woken directly: a notify to one's own
-    // thread reaches a waitAsync only on a later turn of the event loop.
-    const here = waiting.get(this.buffer)?.get(cell);
-    if (here?.size) for (const wake of [...here]) wake();
-    Atomics.notify(this.cells, cell);
+    // (notifyCell wakes waiters of this thread directly.)
+    if (Atomics.load(this.cells, waitersOf(cell)) !== 0) notifyCell(this.cells, cell);
   }
 
   #writeLength(at: number, len: number, cap: number): void {

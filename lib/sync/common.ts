@@ -128,3 +128,31 @@ export function syncCrossing(
   const article = /^[AEIOU]/.test(kind) ? "An" : "A";
   return { type: "sync", state: { kind, memory: memoryState(mem, to, `${article} ${kind}`), ...more } };
 }
+
+/** What `withLock` needs of a Lock, RLock or semaphore. */
+interface Guarded {
+  acquire(): Promise<boolean>;
+  acquireSync(): boolean;
+  release(): void;
+}
+
+/** Runs `fn` holding `g` (Python's `with g:`), releasing it however `fn` ends. */
+export async function holding<R>(g: Guarded, fn: () => R | Promise<R>): Promise<R> {
+  await g.acquire();
+  try {
+    return await fn();
+  } finally {
+    g.release();
+  }
+}
+
+/** As holding(), blocking the thread while it waits (refused where that may deadlock). */
+export function holdingSync<R>(g: Guarded, fn: () => R, twin: string): R {
+  refuseBlocking("withLockSync()", twin);
+  g.acquireSync();
+  try {
+    return fn();
+  } finally {
+    g.release();
+  }
+}

@@ -12,6 +12,8 @@ import {
   type SyncAcquireOptions,
   syncCrossing,
   unheld,
+  holding,
+  holdingSync,
 } from "./common.ts";
 import { LOCK, NOT_LOCKED, TOOK_OVER } from "./kernels.ts";
 
@@ -181,13 +183,8 @@ export class Lock {
    * console.log(await lock.withLock(async () => 42)); // 42
    * ```
    */
-  async withLock<R>(fn: () => R | Promise<R>): Promise<R> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<R>(fn: () => R | Promise<R>): Promise<R> {
+    return holding(this, fn);
   }
 
   /**
@@ -208,12 +205,6 @@ export class Lock {
    * ```
    */
   withLockSync<R>(fn: () => R): R {
-    refuseBlocking("withLockSync()", "await lock.withLock(fn)");
-    this.acquireSync();
-    try {
-      return fn();
-    } finally {
-      this.release();
-    }
+    return holdingSync(this, fn, "await lock.withLock(fn)");
   }
 }

@@ -12,6 +12,8 @@ import {
   type SyncAcquireOptions,
   syncCrossing,
   unheld,
+  holding,
+  holdingSync,
 } from "./common.ts";
 import { NOT_OWNER, RLOCK, TOOK_OVER } from "./kernels.ts";
 
@@ -179,13 +181,8 @@ export class RLock {
    * console.log(await lock.withLock(() => "done")); // "done"
    * ```
    */
-  async withLock<R>(fn: () => R | Promise<R>): Promise<R> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<R>(fn: () => R | Promise<R>): Promise<R> {
+    return holding(this, fn);
   }
 
   /**
@@ -206,12 +203,6 @@ export class RLock {
    * ```
    */
   withLockSync<R>(fn: () => R): R {
-    refuseBlocking("withLockSync()", "await lock.withLock(fn)");
-    this.acquireSync();
-    try {
-      return fn();
-    } finally {
-      this.release();
-    }
+    return holdingSync(this, fn, "await lock.withLock(fn)");
   }
 }

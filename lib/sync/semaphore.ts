@@ -10,6 +10,8 @@ import {
   settled,
   type SyncAcquireOptions,
   syncCrossing,
+  holding,
+  holdingSync,
 } from "./common.ts";
 import { SEMAPHORE, TOO_MANY } from "./kernels.ts";
 
@@ -162,13 +164,8 @@ export class Semaphore {
    * console.log(await s.withLock(() => s.getValue())); // 1
    * ```
    */
-  async withLock<R>(fn: () => R | Promise<R>): Promise<R> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
+  withLock<R>(fn: () => R | Promise<R>): Promise<R> {
+    return holding(this, fn);
   }
 
   /**
@@ -189,13 +186,7 @@ export class Semaphore {
    * ```
    */
   withLockSync<R>(fn: () => R): R {
-    refuseBlocking("withLockSync()", "await semaphore.withLock(fn)");
-    this.acquireSync();
-    try {
-      return fn();
-    } finally {
-      this.release();
-    }
+    return holdingSync(this, fn, "await semaphore.withLock(fn)");
   }
 }
 
