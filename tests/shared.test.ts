@@ -88,6 +88,23 @@ export async function addFromTask(v: Value<"i">, n: number): Promise<number> {
   return n;
 }
 
+export async function underLock(v: Value<"d">, big: SharedArray<"i">, out: Queue<unknown>): Promise<void> {
+  const seen: unknown[] = [];
+  await v.getLock().withLock(() => {
+    seen.push(v.value);
+    v.value = 1.25;
+    seen.push(v.value);
+    v.value += 1;
+    seen.push(v.value);
+  });
+  seen.push(v.value); // after letting go: read from the owner
+  await big.getLock().withLock(() => {
+    big[0] += 1;
+    big[big.length - 1] = 9;
+  });
+  await out.put(seen);
+}
+
 export function attachAndWrite(name: string, out: Queue<unknown>): Promise<void> {
   const shm = new SharedMemory({ name });
   const seen = [...shm.buf.slice(0, 3)];
@@ -313,4 +330,16 @@ test("SharedMemory: a child attaches by name and writes; passed as an argument, 
     shm.close();
     shm.unlink();
   }
+});
+
+test("a child holding a Value's lock reads its own writes; a big SharedArray under its lock", async () => {
+  const v = new Value("d", 0.5);
+  const big = new SharedArray("i", 5000);
+  const out = new Queue<unknown>();
+  const p = new ctx.Process({ target: underLock, args: [v, big, out] });
+  p.start();
+  assertEquals(await out.get({ timeout: 10_000 }), [0.5, 1.25, 2.25, 2.25]);
+  await p.join();
+  assertEquals(v.value, 2.25);
+  assertEquals([big[0], big[1], big[4999]], [1, 0, 9]);
 });

@@ -204,6 +204,7 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
 handleOp(Op.Mem, serve, (req) => req.payload[0] === Sub.Run || req.payload[0] === Sub.RunRead);
 
 const known = new Map<string, WeakRef<RemoteMemory>>();
+const GUARD_MAX_BYTES = 4096;
 
 /** Shared memory of the parent process, reached over the request line. */
 export class RemoteMemory implements AtomicMemory {
@@ -260,7 +261,9 @@ export class RemoteMemory implements AtomicMemory {
 
   /** Marks `data` as guarded by the lock whose memory this is (see above). */
   guard(data: RemoteMemory): void {
-    if (data.ref.home === this.ref.home && !this.#guarded.includes(data)) this.#guarded.push(data);
+    // Only small ones: a big SharedArray is read where it is used, not on every acquire.
+    if (data.byteLength > GUARD_MAX_BYTES || data.ref.home !== this.ref.home || this.#guarded.includes(data)) return;
+    this.#guarded.push(data);
   }
 
   #forget(): void {
