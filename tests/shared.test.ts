@@ -105,6 +105,16 @@ export async function underLock(v: Value<"d">, big: SharedArray<"i">, out: Queue
   await out.put(seen);
 }
 
+export function setAndReturn(v: Value<"i">, n: number): number {
+  v.value = n;
+  return n;
+}
+
+export function putAndReturn(q: Queue<number>, n: number): number {
+  q.putNowait(n);
+  return n;
+}
+
 export function attachAndWrite(name: string, out: Queue<unknown>): Promise<void> {
   const shm = new SharedMemory({ name });
   const seen = [...shm.buf.slice(0, 3)];
@@ -342,4 +352,16 @@ test("a child holding a Value's lock reads its own writes; a big SharedArray und
   await p.join();
   assertEquals(v.value, 2.25);
   assertEquals([big[0], big[1], big[4999]], [1, 0, 9]);
+});
+
+test("a pool task's writes and puts are done by the time its result arrives", async () => {
+  const v = new Value("i", 0);
+  const q = new Queue<number>();
+  await using pool = new ctx.Pool(2);
+  for (let i = 1; i <= 40; i++) {
+    assertEquals(await pool.apply(setAndReturn, [v, i]), i);
+    assertEquals(v.value, i);
+    assertEquals(await pool.apply(putAndReturn, [q, i]), i);
+    assertEquals(q.getNowait(), i);
+  }
 });

@@ -30,6 +30,12 @@ const REQUEST_FD = 4;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 let sideListener: ((message: unknown[]) => void) | null = null;
+let beforeSend: (() => void) | null = null;
+
+/** Runs `hook` before each message a child process sends its parent (see processChannel). */
+export function setBeforeSend(hook: () => void): void {
+  beforeSend = hook;
+}
 
 function isSide(message: unknown): message is unknown[] {
   return Array.isArray(message) && message[0] === SIDE_TAG;
@@ -44,6 +50,14 @@ function routed(listener: (message: unknown) => void): (message: unknown) => voi
 function processChannel(): ParentChannel {
   return {
     send(message) {
+      // What this child asked of its parent on the request line without
+      // waiting (writes, releases, puts) is done before anything it says
+      // on this channel: a task's result never overtakes its effects.
+      try {
+        beforeSend?.();
+      } catch {
+        // The parent is gone: the send below fails as it would have.
+      }
       process.send?.(message);
     },
     onMessage(listener) {

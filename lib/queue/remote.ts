@@ -8,7 +8,7 @@ import type { Frame } from "./ring.ts";
 import type { EndBackend } from "../pipe/end.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
-import { onSideMessage, type RequestLine, requestLine } from "../child/channel.ts";
+import { onSideMessage, type RequestLine, requestLine, setBeforeSend } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
 import { listRing, listServed, type RemoteRef } from "./server.ts";
@@ -56,8 +56,17 @@ export class Client {
   readonly closed: Set<number> = new Set<number>();
   #outBytes = 0;
 
+  // Requests were written that the owner does not answer, and no answer
+  // has been read since: they may not have been done yet.
+  #unsettled = false;
+
   constructor(line: RequestLine) {
     this.#line = line;
+    // Before this child says anything on its IPC channel (a task's
+    // result), the owner has done what it was asked without an answer.
+    setBeforeSend(() => {
+      if (this.#unsettled || this.#out.length) this.#call(Op.Sync, 0, undefined);
+    });
     // Requests still waiting for their flush go out even if the child
     // exits right away (`q.putNowait(x); process.exit()`).
     getHost().onExit(() => this.#flush());
@@ -101,6 +110,7 @@ export class Client {
    * and the ring lands in `closed`.
    */
   post(op: Op, ring: number, payload: Frame): void {
+    this.#unsettled = true;
     this.#enqueue(encodeRequest(op, false, 0, ring, undefined, payload));
   }
 
@@ -151,6 +161,7 @@ export class Client {
     if (!this.#line.readExactly(head)) throw new Error("The process that owns this queue has gone");
     const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
     if (!this.#line.readExactly(body)) throw new Error("The process that owns this queue has gone");
+    this.#unsettled = false; // answered in order: everything before it is done
     return [body[0], body.subarray(1)];
   }
 

@@ -187,6 +187,7 @@ export function serveRequests(child: ChildHandle, token: number): void {
   // Requests that may wait can be cancelled by the child (an AbortSignal there).
   const waits = new Map<number, AbortController>();
   const start = (req: Request): Promise<Answer> => {
+    if (req.op === Op.Sync) return Promise.resolve([Status.Ok, null]);
     if (req.op === Op.Cancel) {
       waits.get(new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true))?.abort();
       return Promise.resolve([Status.Ok, null]);

@@ -20,6 +20,7 @@ export const Op: {
   Return: 10;
   PutFront: 11;
   Mem: 12;
+  Sync: 13;
 } = {
   Put: 1,
   Get: 2,
@@ -39,6 +40,8 @@ export const Op: {
   PutFront: 11,
   // An operation on shared memory (Value, Lock, ...): lib/shared/remote_memory.ts.
   Mem: 12,
+  // Nothing: answered once every request before it has been done.
+  Sync: 13,
 };
 /** One of Op's values. */
 export type Op = typeof Op[keyof typeof Op];
