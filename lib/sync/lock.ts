@@ -14,6 +14,7 @@ import {
   unheld,
   holding,
   holdingSync,
+  quickTry,
 } from "./common.ts";
 import { LOCK, NOT_LOCKED, TOOK_OVER } from "./kernels.ts";
 
@@ -59,6 +60,7 @@ export class Lock {
   constructor() {
     this.#mem = newOrArriving(LOCK.size).mem;
     bindMemory(this, this.#mem);
+    quickTry(this, this.#mem, () => this.#took(this.#mem.runNow("lock.acquire", 0, NONE)));
   }
 
   static {

@@ -14,6 +14,7 @@ import {
   unheld,
   holding,
   holdingSync,
+  quickTry,
 } from "./common.ts";
 import { NOT_OWNER, RLOCK, TOOK_OVER } from "./kernels.ts";
 
@@ -56,6 +57,7 @@ export class RLock {
   constructor() {
     this.#mem = newOrArriving(RLOCK.size).mem;
     bindMemory(this, this.#mem);
+    quickTry(this, this.#mem, () => this.#took(this.#mem.runNow("rlock.acquire", 0, NONE)));
   }
 
   static {

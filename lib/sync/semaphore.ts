@@ -12,6 +12,7 @@ import {
   syncCrossing,
   holding,
   holdingSync,
+  quickTry,
 } from "./common.ts";
 import { SEMAPHORE, TOO_MANY } from "./kernels.ts";
 
@@ -57,6 +58,7 @@ export class Semaphore {
     const bounded = new.target === BoundedSemaphore;
     const { mem, fresh } = newOrArriving(SEMAPHORE.size);
     this.#mem = mem;
+    quickTry(this, mem, () => mem.runNow("semaphore.acquire", 0, NONE) !== TIMED_OUT);
     if (!fresh) return;
     initialValue(value, bounded ? "BoundedSemaphore" : "Semaphore");
     mem.store(SEMAPHORE.VALUE, value);
