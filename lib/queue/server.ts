@@ -198,7 +198,15 @@ export function serveRequests(child: ChildHandle, token: number): void {
     }
     const other = handlers.get(req.op);
     const act = other
-      ? (r: Request, signal: AbortSignal) => Promise.resolve(other.handle(r, token, signal))
+      ? (r: Request, signal: AbortSignal) => {
+        // A handler that throws (a request it cannot make sense of) fails
+        // that request only: the line goes on serving the child.
+        try {
+          return Promise.resolve(other.handle(r, token, signal));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       : req.op === Op.Want
       ? want
       : perform;
