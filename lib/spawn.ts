@@ -45,7 +45,10 @@ export function spawnChild(
   try {
     // A thread also learns the liveness table itself, to use shared locks.
     // (and the SharedMemory blocks this thread knows by name).
-    const withLives = method === "thread" ? { ...(init as object), lives: slot.init, shm: sharedMemorySnapshot() } : init;
+    // A process learns the token this process knows it by (its holder token in OS shared memory).
+    const withLives = method === "thread"
+      ? { ...(init as object), lives: slot.init, shm: sharedMemorySnapshot() }
+      : { ...(init as object), token: slot.init.token };
     handle = getHost().spawn({ method, init: withLives, name });
   } catch (error) {
     slot.exited();

@@ -16,7 +16,12 @@ import {
   SharedMemory,
   Value,
 } from "../mod.ts";
-import { assert, assertEquals, assertThrows, startMethod, test } from "./harness.ts";
+import { readdirSync } from "node:fs";
+import process from "node:process";
+import { memoryOf } from "../lib/shared/memory.ts";
+import { getHost } from "../lib/runtime/host.ts";
+import { assert, assertEquals, assertThrows, runtimeName, startMethod, test } from "./harness.ts";
+import { runCommand, runFixture } from "./fixtures/run.ts";
 
 const ctx = getContext(startMethod);
 
@@ -136,6 +141,11 @@ export function attachMissing(out: Queue<unknown>): Promise<void> {
   } catch (e) {
     return out.put((e as Error).name);
   }
+}
+
+export function howReached(lock: Lock, v: Value<"i">, out: Queue<unknown>): Promise<void> {
+  v.value += 5;
+  return out.put({ remote: memoryOf(lock)!.remote, value: v.value });
 }
 
 // ---- tests ------------------------------------------------------------------
@@ -365,3 +375,41 @@ test("a pool task's writes and puts are done by the time its result arrives", as
     assertEquals(q.getNowait(), i);
   }
 });
+
+test("where the runtime maps OS shared memory (Deno with --allow-ffi, Bun, on Linux), a child process touches it directly", async () => {
+  const lock = new Lock();
+  const v = new Value("i", 1);
+  const out = new Queue<unknown>();
+  const p = new ctx.Process({ target: howReached, args: [lock, v, out] });
+  p.start();
+  // Served (one request to this process per operation) only for a child
+  // process where this process has no OS shared memory: Node, and Deno
+  // without --allow-ffi.
+  const served = startMethod === "process" && getHost().osMemory() === undefined;
+  assertEquals(await out.get({ timeout: 10_000 }), { remote: served, value: 6 });
+  await p.join();
+  assertEquals(v.value, 6);
+  assertEquals(getHost().osMemory() === undefined, runtimeName === "node" || process.platform !== "linux");
+});
+
+test("thousands of Values and Locks share a few OS segments (file descriptors)", () => {
+  const fds = () => readdirSync("/proc/self/fd").length;
+  const before = fds();
+  const kept: unknown[] = [];
+  for (let i = 0; i < 3000; i++) kept.push(new Value("i", i), new Lock());
+  assert(fds() - before <= 2, `${fds() - before} descriptors for ${kept.length} objects`);
+  assertEquals((kept[2998] as Value<"i">).value, 1499);
+}, { skip: process.platform !== "linux" ? "counts /proc/self/fd (Linux)" : false });
+
+test("served shared memory (Deno without --allow-ffi, or MULTIPROC_SHARED_MEMORY=served): exact counts, and Deno says why once", async () => {
+  const example = new URL("../examples/process_counter.ts", import.meta.url);
+  const r = runtimeName === "deno"
+    ? await runCommand(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", "--allow-run", "--allow-sys", example.pathname])
+    : await runFixture(example, [], { MULTIPROC_SHARED_MEMORY: "served" });
+  assertEquals(r.stdout, "Total number of processes: 4\n", r.stderr);
+  const notices = r.stderr.split("\n").filter((l) => l.includes("--allow-ffi"));
+  // Only Deno says so, and only when a child process is given shared state.
+  assertEquals(notices.length, runtimeName === "deno" && startMethod === "process" ? 1 : 0, r.stderr);
+  assertEquals(r.stderr.replace(/^multiproc: shared state reaches child processes.*\n/m, ""), "");
+  assertEquals(r.code, 0);
+}, { timeout: 60_000 });

@@ -79,6 +79,13 @@ export async function holdForever(lock: Lock | RLock, holding: Event): Promise<v
   for (;;) await sleep(1000);
 }
 
+/** Waits for `lock` (a holder is about to die), says whether it got it and whether ownerDied was set. */
+export async function takeOverLater(lock: Lock | RLock, out: Queue<boolean[]>): Promise<void> {
+  const got = await lock.acquire({ timeout: 20000 });
+  await out.put([got, lock.ownerDied]);
+  if (got) lock.release();
+}
+
 export function syncTwins(
   lock: Lock,
   rlock: RLock,
@@ -609,6 +616,30 @@ test("fault: a Lock or RLock whose holder was killed is taken over, with ownerDi
     lock.release();
     assertEquals(await lock.acquire({ block: false }), true);
     assertEquals(lock.ownerDied, false, "until the next acquire");
+    lock.release();
+  }
+}, {
+  timeout: 60000,
+  skip: runtimeName === "deno" && startMethod === "thread"
+    ? "Deno's terminate() does not stop a busy thread, so a thread's locks are never taken over there"
+    : false,
+});
+
+test("fault: a child waiting for a Lock or RLock whose holder (another child) was killed takes it over", async () => {
+  for (const lock of [new Lock(), new RLock()]) {
+    const holding = new Event();
+    const out = new Queue<boolean[]>();
+    const holder = start(holdForever, [lock, holding]);
+    assertEquals(await holding.wait(20000), true, "the first child holds the lock");
+    const waiter = start(takeOverLater, [lock, out]);
+    // The waiter waits while the holder lives (nothing arrives for a while)...
+    await assertRejects(() => out.get({ timeout: 200 }), Error);
+    holder.kill();
+    await holder.join();
+    // ...and takes the lock over once it is dead, seeing ownerDied.
+    assertEquals(await out.get({ timeout: 20000 }), [true, true], `${lock.constructor.name} taken over by the other child`);
+    await waiter.join();
+    assertEquals(await lock.acquire({ block: false }), true, "free again afterwards");
     lock.release();
   }
 }, {

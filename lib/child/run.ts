@@ -15,7 +15,7 @@ import { activeChildren } from "../process.ts";
 import type { PoolWorkerInit } from "../pool/protocol.ts";
 import { runPoolWorker } from "./pool_worker.ts";
 import { getHost } from "../runtime/host.ts";
-import { adoptLives, type LivesInit } from "../shared/lives.ts";
+import { adoptLives, adoptParentToken, type LivesInit } from "../shared/lives.ts";
 // Registers how queues revive when they arrive as arguments.
 import "../queue.ts";
 import "../pipe.ts";
@@ -49,6 +49,8 @@ export function formatError(error: unknown): string {
 function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   const lives = (init as { lives?: LivesInit }).lives;
   if (lives) adoptLives(lives);
+  const token = (init as { token?: number }).token;
+  if (token) adoptParentToken(token);
   adoptSharedMemory((init as { shm?: Array<[string, SharedArrayBuffer]> }).shm);
   const s = state();
   s.isChild = true;

@@ -12,6 +12,7 @@ import { nodeSpecifics } from "./node.ts";
 import { denoSpecifics } from "./deno.ts";
 import { bunSpecifics } from "./bun.ts";
 import { ProcessChild, ThreadChild } from "./children.ts";
+import { makeOsMemory, type OsMemory, osMemoryMissing } from "./os_memory.ts";
 
 const SPECIFICS: Record<RuntimeName, RuntimeSpecifics> = {
   node: nodeSpecifics,
@@ -35,7 +36,8 @@ function spawnChild(specifics: RuntimeSpecifics, spec: ChildSpec): ChildHandle {
 
 function makeHost(runtime: RuntimeName): Host {
   const specifics = SPECIFICS[runtime];
-  return {
+  let osMemory: OsMemory | undefined | null = null;
+  const host: Host = {
     runtime,
     pid: process.pid,
     cpuCount: () => os.availableParallelism?.() ?? os.cpus().length,
@@ -64,9 +66,12 @@ function makeHost(runtime: RuntimeName): Host {
       process.on("exit", fn);
     },
     spawn: (spec) => spawnChild(specifics, spec),
+    osMemory: () => osMemory === null ? (osMemory = makeOsMemory(runtime, host.env)) : osMemory,
+    osMemoryMissing: () => osMemoryMissing(runtime, host.env),
     serialize: (value) => v8.serialize(value),
     deserialize: (bytes) => v8.deserialize(bytes as Buffer),
   };
+  return host;
 }
 
 let host: Host | undefined;

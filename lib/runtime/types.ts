@@ -1,6 +1,7 @@
 // The seam between multiproc and the runtime it runs on. Everything above
 // lib/runtime and lib/child talks to Node, Deno and Bun only through these
 // types, so Process, Pool, Queue and friends are written once.
+import type { OsMemory } from "./os_memory.ts";
 
 /**
  * The runtimes multiproc runs on.
@@ -99,6 +100,14 @@ export interface Host {
   onExit(fn: () => void): void;
   /** Starts a child running the bootstrap. */
   spawn(spec: ChildSpec): ChildHandle;
+  /**
+   * OS shared memory for child processes (memfd + futex through FFI: Deno
+   * with --allow-ffi and Bun, on Linux), or undefined (Node; see
+   * osMemoryMissing()).
+   */
+  osMemory(): OsMemory | undefined;
+  /** Why osMemory() is undefined here, or null. */
+  osMemoryMissing(): string | null;
   /** Structured clone to bytes (the runtime's `v8.serialize`). */
   serialize(value: unknown): Uint8Array;
   /** Bytes from `serialize` back to a value. */

@@ -2,6 +2,7 @@
 // each stores, and element reads and writes on an atomic memory (a typed
 // view of a local buffer, byte requests for a parent's memory).
 import { type AtomicMemory, LocalMemory } from "./memory.ts";
+import { allocateMemory } from "./os_segments.ts";
 
 /** The typecodes of Python's `array` module that Value and SharedArray take. */
 export type TypeCode = "b" | "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "f" | "d";
@@ -91,7 +92,7 @@ export class Cells {
     this.length = length;
     this.memory = memory;
     this.#kind = KINDS[typecode];
-    this.#view = memory instanceof LocalMemory ? this.#kind.make(memory.buffer, 0, length) : null;
+    this.#view = memory instanceof LocalMemory ? this.#kind.make(memory.buffer, memory.byteOffset, length) : null;
   }
 
   get(i: number): number | bigint {
@@ -120,5 +121,5 @@ export class Cells {
 
 /** New zeroed memory for `length` elements of `typecode`. */
 export function newMemory(typecode: TypeCode, length: number): AtomicMemory {
-  return new LocalMemory(Math.max(1, length) * KINDS[typecode].size);
+  return allocateMemory(Math.max(1, length) * KINDS[typecode].size);
 }

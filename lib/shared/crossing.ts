@@ -1,15 +1,32 @@
-// How shared memory crosses to a child: to a thread, the SharedArrayBuffer
-// itself; to a child process, the name the owner serves it under (every
-// operation of the child then a request to the owner: remote_memory.ts).
+// How shared memory crosses to a child. A SharedArrayBuffer goes to a
+// thread as itself, and to a child process as the name the owner serves it
+// under (every operation of the child then a request to the owner:
+// remote_memory.ts). OS shared memory (os_segments.ts) goes to either as
+// its segment's path, and is mapped on arrival.
 import { SerializationError } from "../errors.ts";
+import { getHost } from "../runtime/host.ts";
 import type { Destination } from "../transport/values.ts";
 import { type AtomicMemory, LocalMemory } from "./memory.ts";
+import { attachMemory, ownSegment, type SegmentRef, segmentRef } from "./os_segments.ts";
 import { exportMemory, type MemoryRef, RemoteMemory, relayMemory } from "./remote_memory.ts";
 
-/** Shared memory as it crosses: its buffer (to a thread) or its name (to a process). */
+/** Shared memory as it crosses: its buffer (to a thread), its name at the owner, or its OS segment. */
 export interface MemoryState {
   buffer?: SharedArrayBuffer;
   remote?: MemoryRef;
+  segment?: SegmentRef;
+}
+
+let told = false;
+
+// Deno can map OS shared memory only with --allow-ffi: said once, when it matters.
+function tellServed(): void {
+  if (told || getHost().runtime !== "deno") return;
+  told = true;
+  getHost().writeStderr(
+    `multiproc: shared state reaches child processes through their parent here (${getHost().osMemoryMissing()}), ` +
+      "about 100 times slower than mapped memory; run Deno with --allow-ffi to map it in every process\n",
+  );
 }
 
 /**
@@ -23,8 +40,22 @@ export function memoryState(mem: AtomicMemory, to: Destination, what: string): M
       `${what} cannot be put on a queue or sent through a pipe: pass it to the Process or Pool that uses it (as in Python)`,
     );
   }
-  if (mem instanceof LocalMemory) return to === "thread" ? { buffer: mem.buffer } : { remote: exportMemory(mem) };
-  if (to === "process") return { remote: relayMemory(mem as RemoteMemory) };
+  if (mem instanceof LocalMemory) {
+    const segment = segmentRef(mem);
+    if (segment) {
+      if (ownSegment(mem)) return { segment };
+      return relayed(mem, to, what);
+    }
+    if (to === "thread") return { buffer: mem.buffer as SharedArrayBuffer };
+    tellServed();
+    return { remote: exportMemory(mem) };
+  }
+  return relayed(mem as RemoteMemory, to, what);
+}
+
+// Memory this process got from its parent, on its way on.
+function relayed(mem: AtomicMemory, to: Destination, what: string): MemoryState {
+  if (to === "process") return { remote: relayMemory(mem) };
   throw new SerializationError(
     `${what} that came from a parent process cannot be passed to a thread of this child yet: ` +
       "create it in this process, or use the process start method here",
@@ -34,6 +65,7 @@ export function memoryState(mem: AtomicMemory, to: Destination, what: string): M
 /** The memory a crossed object is connected to on arrival. */
 export function memoryFrom(state: MemoryState): AtomicMemory {
   if (state.buffer) return new LocalMemory(state.buffer);
+  if (state.segment) return attachMemory(state.segment);
   if (state.remote) return RemoteMemory.of(state.remote);
   throw new TypeError("multiproc: shared state arrived without its memory (a bug in multiproc)");
 }

@@ -73,6 +73,21 @@ export function myToken(): number {
   return here().token;
 }
 
+let inParent = 0;
+
+/** Called once in a child process, with the token its parent knows it by. */
+export function adoptParentToken(token: number): void {
+  inParent = token;
+}
+
+/**
+ * The token this child process's parent knows it by (0 outside a child
+ * process): what it writes as holder into its parent's OS shared memory.
+ */
+export function parentToken(): number {
+  return inParent;
+}
+
 /** Whether this is the main thread of its process (slot 0). */
 export function isMainThread(): boolean {
   return here().slot === 0;

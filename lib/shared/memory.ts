@@ -2,9 +2,12 @@
 // Lock family): 32-bit cells with load, store, add, compareExchange, wait
 // and notify, plus byte reads and writes. Providers:
 //   - LocalMemory: a SharedArrayBuffer this thread can touch (the process
-//     that made the object, and its worker threads);
+//     that made the object, and its worker threads), or a piece of a segment of OS shared memory mapped into this process (Deno with
+//     --allow-ffi and Bun on Linux: os_segments.ts), which child processes
+//     map too and then touch as directly as threads;
 //   - RemoteMemory (remote_memory.ts): the owner's SharedArrayBuffer seen
-//     from a child process, every operation a request to the owner.
+//     from a child process, every operation a request to the owner (Node,
+//     and Deno without --allow-ffi).
 //
 // Everything that may have to wait (acquire a lock, wait for an event) is
 // written once as a *kernel*: a function that tries, without blocking, and
@@ -13,7 +16,7 @@
 // (kernel name, arguments) to the owner, which runs the same kernel on its
 // memory: `withLock(() => v.value += 1)` costs round trips per call, not
 // per compare-and-swap.
-import { myToken } from "./lives.ts";
+import { holderDead, myToken } from "./lives.ts";
 
 /** How a wait ended. */
 export type WaitResult = "ok" | "not-equal" | "timed-out";
@@ -24,9 +27,20 @@ export type Step<R> = { done: true; value: R } | { done: false; cell: number; se
 /**
  * Tries an operation on cells without blocking. `holder` is the caller's
  * token (lives.ts): a thread's, or a child process's when the owner runs
- * it for that child. `cells` starts at the object's base.
+ * it for that child. `cells` starts at the object's base. `dead` tells
+ * whether a holder token found in the cells is gone (lives.ts holderDead,
+ * or the owner's answer for a child that maps the memory itself).
  */
-export type Kernel = (cells: Int32Array, holder: number, args: number[]) => Step<number>;
+export type Kernel = (cells: Int32Array, holder: number, args: number[], dead: (token: number) => boolean) => Step<number>;
+
+/** Who runs kernels on a memory: the holder token written into its cells, and how dead holders are told. */
+export interface Identity {
+  holder(): number;
+  dead(token: number): boolean;
+}
+
+/** This thread, in the process that owns the memory. */
+export const OWN_IDENTITY: Identity = { holder: myToken, dead: holderDead };
 
 /** Returned by the drivers when the time ran out before the kernel finished. */
 export const TIMED_OUT = -0x7fffffff;
@@ -101,9 +115,9 @@ interface AtomicsWaitAsync {
 // This thread's async waiters per buffer and cell: a notify from this same
 // thread reaches a waitAsync only on a later turn of the event loop, so
 // such waiters are woken directly.
-const waiting = new WeakMap<SharedArrayBuffer, Map<number, Set<() => void>>>();
+const waiting = new WeakMap<ArrayBufferLike, Map<number, Set<() => void>>>();
 
-function localWaiters(buffer: SharedArrayBuffer, cell: number): Set<() => void> {
+function localWaiters(buffer: ArrayBufferLike, cell: number): Set<() => void> {
   let cells = waiting.get(buffer);
   if (!cells) waiting.set(buffer, cells = new Map());
   let set = cells.get(cell);
@@ -111,14 +125,72 @@ function localWaiters(buffer: SharedArrayBuffer, cell: number): Set<() => void> 
   return set;
 }
 
+/** Waits and wakes for cells of a buffer that is not a SharedArrayBuffer (OS shared memory). */
+export interface CellWaits {
+  /** Blocks while the cell at `byteIndex` (of the buffer) holds `expected`, `ms` at most. */
+  wait(byteIndex: number, expected: number, ms: number): void;
+  wake(byteIndex: number, count: number): void;
+  /** One turn of the event loop. */
+  turn(): Promise<void>;
+}
+
+const osWaits = new WeakMap<ArrayBufferLike, CellWaits>();
+
+/** Makes waits on cells of `buffer` go through `waits`. */
+export function useCellWaits(buffer: ArrayBuffer, waits: CellWaits): void {
+  osWaits.set(buffer, waits);
+}
+
+// An async wait on OS shared memory: there is no waitAsync on it, so the
+// wait blocks this thread in slices of at most SLICE_MS, with a turn of
+// the event loop before each (for this thread's other tasks, a holder of
+// the same lock among them). Another process's wake ends a slice at once.
+const SLICE_MS = 1;
+
+async function waitOsAsync(
+  waits: CellWaits,
+  cells: Int32Array,
+  cell: number,
+  seen: number,
+  ms: number | undefined,
+  signal?: AbortSignal,
+): Promise<WaitResult> {
+  const until = ms === undefined ? Infinity : performance.now() + ms;
+  let woken = false;
+  const here = localWaiters(cells.buffer, cells.byteOffset / 4 + cell);
+  const wake = () => void (woken = true);
+  here.add(wake);
+  try {
+    for (;;) {
+      if (woken || Atomics.load(cells, cell) !== seen) return "ok";
+      const rest = until - performance.now();
+      if (rest <= 0 || signal?.aborted) return "timed-out";
+      await waits.turn();
+      if (woken || Atomics.load(cells, cell) !== seen) return "ok";
+      waits.wait(cells.byteOffset + 4 * cell, seen, Math.min(rest, SLICE_MS));
+    }
+  } finally {
+    here.delete(wake);
+  }
+}
+
+/** Blocks while `cells[cell]` holds `seen`, `ms` at most (or until notified). */
+export function waitCellSync(cells: Int32Array, cell: number, seen: number, ms: number): void {
+  const os = osWaits.get(cells.buffer);
+  if (os) os.wait(cells.byteOffset + 4 * cell, seen, ms);
+  else Atomics.wait(cells, cell, seen, ms);
+}
+
 /** Waits (async) until `cells[cell]` moves from `seen`, `ms` pass or `signal` aborts; keeps the event loop alive. */
 export function waitCellAsync(cells: Int32Array, cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<WaitResult> {
   if (signal?.aborted) return Promise.resolve("timed-out");
+  const os = osWaits.get(cells.buffer);
+  if (os) return waitOsAsync(os, cells, cell, seen, ms, signal);
   const r = (Atomics as unknown as AtomicsWaitAsync).waitAsync(cells, cell, seen, ms ?? Infinity);
   if (!r.async) return Promise.resolve(r.value as WaitResult);
   return new Promise<WaitResult>((resolve) => {
     let once = false;
-    const here = localWaiters(cells.buffer as SharedArrayBuffer, cells.byteOffset / 4 + cell);
+    const here = localWaiters(cells.buffer, cells.byteOffset / 4 + cell);
     const done = (how: WaitResult) => {
       if (once) return;
       once = true;
@@ -140,7 +212,7 @@ export function waitCellAsync(cells: Int32Array, cell: number, seen: number, ms:
 
 /** Wakes waiters on `cells[cell]`, those of this thread directly. */
 export function notifyCell(cells: Int32Array, cell: number, count: number = Infinity): void {
-  const here = waiting.get(cells.buffer as SharedArrayBuffer)?.get(cells.byteOffset / 4 + cell);
+  const here = waiting.get(cells.buffer)?.get(cells.byteOffset / 4 + cell);
   if (here?.size) {
     let n = 0;
     for (const wake of [...here]) {
@@ -148,7 +220,9 @@ export function notifyCell(cells: Int32Array, cell: number, count: number = Infi
       wake();
     }
   }
-  Atomics.notify(cells, cell, count);
+  const os = osWaits.get(cells.buffer);
+  if (os) os.wake(cells.byteOffset + 4 * cell, count);
+  else Atomics.notify(cells, cell, count);
 }
 
 /**
@@ -159,14 +233,14 @@ export function notifyCell(cells: Int32Array, cell: number, count: number = Infi
 export async function driveAsync(
   kernel: Kernel,
   cells: Int32Array,
-  holder: number,
+  who: Identity,
   args: number[],
   ms: number | undefined,
   signal?: AbortSignal,
 ): Promise<number> {
   const until = ms === undefined ? Infinity : performance.now() + ms;
   for (;;) {
-    const step = kernel(cells, holder, args);
+    const step = kernel(cells, who.holder(), args, who.dead);
     if (step.done) return step.value;
     const rest = until - performance.now();
     if (rest <= 0 || signal?.aborted) return TIMED_OUT;
@@ -175,34 +249,54 @@ export async function driveAsync(
 }
 
 /** As driveAsync, blocking this thread between tries. */
-export function driveSync(kernel: Kernel, cells: Int32Array, holder: number, args: number[], ms: number | undefined): number {
+export function driveSync(kernel: Kernel, cells: Int32Array, who: Identity, args: number[], ms: number | undefined): number {
   const until = ms === undefined ? Infinity : performance.now() + ms;
   for (let spin = 0;; spin++) {
-    const step = kernel(cells, holder, args);
+    const step = kernel(cells, who.holder(), args, who.dead);
     if (step.done) return step.value;
     if (spin < 32) continue; // a holder usually lets go within microseconds
     const rest = until - performance.now();
     if (rest <= 0) return TIMED_OUT;
-    Atomics.wait(cells, step.cell, step.seen, Math.min(rest, step.ms ?? 50));
+    waitCellSync(cells, step.cell, step.seen, Math.min(rest, step.ms ?? 50));
   }
 }
 
-/** Memory this thread touches directly: a SharedArrayBuffer. */
+/** Where memory lies in a buffer: a SharedArrayBuffer, or a mapping of OS shared memory. */
+export interface MemoryView {
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  byteLength: number;
+}
+
+/**
+ * Memory this thread touches directly: a SharedArrayBuffer, or a piece of
+ * a mapped OS segment (its waits then go through useCellWaits()).
+ */
 export class LocalMemory implements AtomicMemory {
-  readonly buffer: SharedArrayBuffer;
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly byteLength: number;
   readonly cells: Int32Array;
   readonly bytes: Uint8Array;
   readonly remote = false;
+  readonly who: Identity;
 
-  /** New zeroed memory of `byteLength` bytes (rounded up to 8), or a view of `buffer`. */
-  constructor(from: number | SharedArrayBuffer) {
-    this.buffer = typeof from === "number" ? new SharedArrayBuffer(Math.max(8, Math.ceil(from / 8) * 8)) : from;
-    this.cells = new Int32Array(this.buffer);
-    this.bytes = new Uint8Array(this.buffer);
-  }
-
-  get byteLength(): number {
-    return this.buffer.byteLength;
+  /**
+   * New zeroed memory of `byteLength` bytes (rounded up to 8), or a view of
+   * `from`; `who` when this process is not the memory's owner.
+   */
+  constructor(from: number | SharedArrayBuffer | MemoryView, who: Identity = OWN_IDENTITY) {
+    const view: MemoryView = typeof from === "number"
+      ? new Uint8Array(new SharedArrayBuffer(Math.max(8, Math.ceil(from / 8) * 8)))
+      : from instanceof SharedArrayBuffer
+      ? new Uint8Array(from)
+      : from;
+    this.buffer = view.buffer;
+    this.byteOffset = view.byteOffset;
+    this.byteLength = view.byteLength;
+    this.cells = new Int32Array(this.buffer, this.byteOffset, this.byteLength >> 2);
+    this.bytes = new Uint8Array(this.buffer, this.byteOffset, this.byteLength);
+    this.who = who;
   }
 
   load(cell: number): number {
@@ -241,18 +335,18 @@ export class LocalMemory implements AtomicMemory {
     const k = kernelNamed(kernel);
     const cells = this.#view(base);
     // Most calls finish at once (a free lock): no async function then.
-    const first = k(cells, myToken(), args);
+    const first = k(cells, this.who.holder(), args, this.who.dead);
     if (first.done) return Promise.resolve(first.value);
     if (ms === 0) return Promise.resolve(TIMED_OUT);
-    return driveAsync(k, cells, myToken(), args, ms, signal);
+    return driveAsync(k, cells, this.who, args, ms, signal);
   }
 
   runSync(kernel: string, base: number, args: number[], ms: number | undefined): number {
-    return driveSync(kernelNamed(kernel), this.#view(base), myToken(), args, ms);
+    return driveSync(kernelNamed(kernel), this.#view(base), this.who, args, ms);
   }
 
   runNow(kernel: string, base: number, args: number[]): number {
-    const step = kernelNamed(kernel)(this.#view(base), myToken(), args);
+    const step = kernelNamed(kernel)(this.#view(base), this.who.holder(), args, this.who.dead);
     return step.done ? step.value : TIMED_OUT;
   }
 }

@@ -15,6 +15,8 @@ import { Op, type Request, Status } from "../queue/wire.ts";
 import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";
 import { requestLine } from "../child/channel.ts";
+import { holderDead } from "./lives.ts";
+import { setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, kernelNamed, LocalMemory, notifyCell, TIMED_OUT } from "./memory.ts";
 
 /** How a child process names memory its parent serves. */
@@ -24,7 +26,7 @@ export interface MemoryRef {
   size: number;
 }
 
-const Sub = { Load: 1, Store: 2, Add: 3, Cas: 4, Notify: 5, Read: 6, Write: 7, Run: 8, RunRead: 9, Find: 10, Unlink: 11 } as const;
+const Sub = { Load: 1, Store: 2, Add: 3, Cas: 4, Notify: 5, Read: 6, Write: 7, Run: 8, RunRead: 9, Find: 10, Unlink: 11, Dead: 12 } as const;
 
 // Memory listed for children stays listed for the life of this process:
 // a child may hold its name at any time.
@@ -34,11 +36,12 @@ let nextId = 1;
 
 /** Lists `mem` for child processes; the same name every time. */
 export function exportMemory(mem: LocalMemory): MemoryRef {
-  let id = ids.get(mem.buffer);
+  const buffer = mem.buffer as SharedArrayBuffer;
+  let id = ids.get(buffer);
   if (id === undefined) {
     id = nextId++;
-    ids.set(mem.buffer, id);
-    served.set(id, new LocalMemory(mem.buffer));
+    ids.set(buffer, id);
+    served.set(id, new LocalMemory(buffer));
   }
   return { home: getHost().pid, id, size: mem.byteLength };
 }
@@ -64,9 +67,10 @@ export function findMemory(name: string): boolean {
 }
 
 /** Memory a child got from its parent cannot go on to the child's children yet. */
-export function relayMemory(mem: RemoteMemory): MemoryRef {
+export function relayMemory(mem: AtomicMemory): MemoryRef {
+  const home = mem instanceof RemoteMemory ? mem.ref.home : state().parent?.pid;
   throw new Error(
-    `Shared state that came from process ${mem.ref.home} cannot be passed on to a child of this child yet: ` +
+    `Shared state that came from process ${home} cannot be passed on to a child of this child yet: ` +
       "create it in the process that starts both, and pass it to each",
   );
 }
@@ -131,6 +135,10 @@ function number(x: number): Answer {
 const failed = (message: string): Answer => [Status.Failed, new TextEncoder().encode(message)];
 
 function serve(req: Request, token: number, signal: AbortSignal): Answer | Promise<Answer> {
+  if (req.payload[0] === Sub.Dead) {
+    // A child that maps OS shared memory asks whether a lock's holder is gone.
+    return number(holderDead(new DataView(req.payload.buffer, req.payload.byteOffset).getFloat64(1, true)) ? 1 : 0);
+  }
   if (req.payload[0] === Sub.Find || req.payload[0] === Sub.Unlink) {
     const name = new TextDecoder().decode(req.payload.subarray(25));
     const mem = blocks.get(name);
@@ -192,16 +200,25 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
       }
       const kernel = kernelNamed(name);
       const view = a === 0 ? mem.cells : mem.cells.subarray(a);
-      const first = kernel(view, token, args);
+      const first = kernel(view, token, args, holderDead);
       if (first.done) return withReads(first.value, reads);
       if (req.ms === 0) return number(TIMED_OUT);
-      return driveAsync(kernel, view, token, args, req.ms, signal).then((r) => withReads(r, reads));
+      const child = { holder: () => token, dead: holderDead };
+      return driveAsync(kernel, view, child, args, req.ms, signal).then((r) => withReads(r, reads));
     }
   }
   return failed(`unknown memory operation ${p[0]}`);
 }
 
 handleOp(Op.Mem, serve, (req) => req.payload[0] === Sub.Run || req.payload[0] === Sub.RunRead);
+
+// How a child process that maps OS shared memory asks its parent about a holder.
+setDeadQuestion((token) => {
+  const home = state().parent?.pid;
+  if (!state().isChild || home === undefined || !requestLine()) return false;
+  const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encode(Sub.Dead, token));
+  return status === Status.Ok && new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true) === 1;
+});
 
 const known = new Map<string, WeakRef<RemoteMemory>>();
 const GUARD_MAX_BYTES = 4096;

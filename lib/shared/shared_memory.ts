@@ -26,7 +26,7 @@ const byName = new Map<string, LocalMemory>();
 
 /** @internal The named blocks of this thread, for a thread about to start. */
 export function sharedMemorySnapshot(): Array<[string, SharedArrayBuffer]> {
-  return [...byName].map(([name, mem]) => [name, mem.buffer]);
+  return [...byName].map(([name, mem]) => [name, mem.buffer as SharedArrayBuffer]);
 }
 
 /** @internal Adopts the blocks the parent thread listed (in a thread child). */
@@ -115,7 +115,7 @@ export class SharedMemory {
     }
     if (this.#memory instanceof LocalMemory) sizes.set(this.#memory, this.size);
     this.#buf = this.#memory instanceof LocalMemory
-      ? new Uint8Array(this.#memory.buffer, 0, this.size)
+      ? new Uint8Array(this.#memory.buffer, this.#memory.byteOffset, this.size)
       : remoteBytes(this.#memory, 0, this.size);
   }
 

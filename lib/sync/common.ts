@@ -4,7 +4,8 @@
 import { checkSignal, checkTimeout } from "../checks.ts";
 import { type MemoryState, memoryState } from "../shared/crossing.ts";
 import { isMainThread } from "../shared/lives.ts";
-import { type AtomicMemory, LocalMemory, TIMED_OUT } from "../shared/memory.ts";
+import { type AtomicMemory, TIMED_OUT } from "../shared/memory.ts";
+import { allocateMemory } from "../shared/os_segments.ts";
 import { state } from "../state.ts";
 import type { Crossing, Destination } from "../transport/values.ts";
 
@@ -108,7 +109,7 @@ export function reviving<T>(memory: AtomicMemory, make: () => T): T {
 export function newOrArriving(bytes: number): { mem: AtomicMemory; fresh: boolean } {
   const mem = arriving;
   arriving = null;
-  return mem ? { mem, fresh: false } : { mem: new LocalMemory(bytes), fresh: true };
+  return mem ? { mem, fresh: false } : { mem: allocateMemory(bytes), fresh: true };
 }
 
 /** What the Lock family crosses as: its kind, its memory, and whatever else it needs. */

@@ -16,7 +16,6 @@
 // holder cell itself would miss a release followed by a re-acquire by the
 // same token.) All waiters are woken: those that lose set the flag again.
 // A release nobody waits for costs no notify.
-import { holderDead } from "../shared/lives.ts";
 import { defineKernel, notifyCell, type Step } from "../shared/memory.ts";
 
 // What kernels answer besides success (>= 0). TIMED_OUT (memory.ts) is
@@ -51,13 +50,13 @@ function changed(cells: Int32Array, contended: number, seq: number): void {
 
 export const LOCK = { HOLDER: 0, CONTENDED: 1, SEQ: 2, size: 12 } as const;
 
-defineKernel("lock.acquire", (cells, holder) => {
+defineKernel("lock.acquire", (cells, holder, _args, dead) => {
   const seq = Atomics.load(cells, LOCK.SEQ);
   for (;;) {
     const h = Atomics.compareExchange(cells, LOCK.HOLDER, 0, holder);
     if (h === 0) return done(ACQUIRED);
     // A Lock is not re-entrant: its own holder waits, as in Python.
-    if (h !== holder && holderDead(h)) {
+    if (h !== holder && dead(h)) {
       if (Atomics.compareExchange(cells, LOCK.HOLDER, h, holder) === h) return done(TOOK_OVER);
       continue;
     }
@@ -86,7 +85,7 @@ defineKernel("lock.owned", (cells, holder) => done(Atomics.load(cells, LOCK.HOLD
 export const RLOCK = { OWNER: 0, COUNT: 1, CONTENDED: 2, SEQ: 3, size: 16 } as const;
 
 // args[0]: the count to take (a Condition gives back what it released).
-defineKernel("rlock.acquire", (cells, holder, args) => {
+defineKernel("rlock.acquire", (cells, holder, args, dead) => {
   const n = args.length > 0 ? args[0] : 1;
   const seq = Atomics.load(cells, RLOCK.SEQ);
   for (;;) {
@@ -101,7 +100,7 @@ defineKernel("rlock.acquire", (cells, holder, args) => {
       Atomics.add(cells, RLOCK.COUNT, n);
       return done(ACQUIRED);
     }
-    if (holderDead(o)) {
+    if (dead(o)) {
       if (Atomics.compareExchange(cells, RLOCK.OWNER, o, holder) !== o) continue;
       Atomics.store(cells, RLOCK.COUNT, n);
       return done(TOOK_OVER);
@@ -229,7 +228,7 @@ defineKernel("condition.leave", (cells, _holder, args) => {
 });
 
 // args[0]: how many to wake at most. Answers how many were.
-defineKernel("condition.notify", (cells, _holder, args) => {
+defineKernel("condition.notify", (cells, _holder, args, dead) => {
   const n = args[0];
   const high = Atomics.load(cells, CONDITION.HIGH);
   const from = Atomics.load(cells, CONDITION.CURSOR);
@@ -238,7 +237,7 @@ defineKernel("condition.notify", (cells, _holder, args) => {
     const i = (from + k) % high;
     const cell = slotCell(i);
     if (Atomics.load(cells, cell) !== WAITING) continue;
-    if (holderDead(Atomics.load(cells, tokenCell(i)))) {
+    if (dead(Atomics.load(cells, tokenCell(i)))) {
       Atomics.compareExchange(cells, cell, WAITING, FREE);
       continue;
     }
