@@ -12,6 +12,8 @@ import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
 import { decodeItem, encodeItem, ownFrame } from "./queue/codec.ts";
 import { exportRing, relayName, type RemoteRef, remoteBackend } from "./queue/remote.ts";
+import { OWN_IDENTITY } from "./shared/memory.ts";
+import { type SegmentRef, segmentRef } from "./shared/os_segments.ts";
 
 
 type Kind = "Queue" | "JoinableQueue" | "SimpleQueue";
@@ -20,6 +22,7 @@ interface QueueState {
   kind: Kind;
   buffer?: SharedArrayBuffer;
   remote?: RemoteRef;
+  segment?: SegmentRef;
 }
 
 // A queue being revived on arrival takes this backend instead of a new ring.
@@ -68,7 +71,7 @@ export class Queue<T = unknown> {
     if (typeof maxsize !== "number" || !Number.isInteger(maxsize) || maxsize > 2 ** 31 - 1) {
       throw new TypeError(`Cannot create a ${this.#kind}: maxsize must be an integer (0 or less: no limit), got ${String(maxsize)}`);
     }
-    this.#backend = new LocalBackend(new Ring({ maxsize: Math.max(0, maxsize) }));
+    this.#backend = new LocalBackend(new Ring({ maxsize: Math.max(0, maxsize), mapped: true }));
   }
 
   /** @internal */
@@ -425,6 +428,8 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 // How a queue crosses to a child: to a thread of this process, the ring's
 // shared buffer itself; to a child process, the name it is listed under in
 // this process, which serves it (or, from a child, the name it came with).
+// A ring in OS shared memory goes to both as its window, and is mapped on
+// arrival; one that came from a parent is served to this child's children.
 // Defined outside the classes so that the classes' public types stay plain.
 export function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   if (to === "item") {
@@ -434,8 +439,10 @@ export function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   }
   const state: QueueState = { kind: this.kind };
   const b = this.backend;
-  if (to === "thread" && b instanceof LocalBackend) state.buffer = b.ring.buffer;
-  else if (b instanceof LocalBackend) state.remote = exportRing(b.ring);
+  const own = b instanceof LocalBackend && b.ring.who === OWN_IDENTITY;
+  if (own && b.ring.mapped) state.segment = segmentRef(b.ring)!;
+  else if (to === "thread" && own) state.buffer = b.ring.buffer as SharedArrayBuffer;
+  else if (to === "process" && b instanceof LocalBackend) state.remote = exportRing(b.ring);
   else if (to === "process") state.remote = relayName(b)!;
   else {
     throw new SerializationError(
@@ -458,7 +465,11 @@ export function simpleInner<T>(): Queue<T> {
 }
 
 function revive(state: QueueState): unknown {
-  arriving = state.buffer ? new LocalBackend(new Ring(state.buffer)) : remoteBackend(state.remote!);
+  arriving = state.buffer
+    ? new LocalBackend(new Ring(state.buffer))
+    : state.segment
+    ? new LocalBackend(new Ring(state.segment))
+    : remoteBackend(state.remote!);
   try {
     if (state.kind === "SimpleQueue") return new SimpleQueue();
     return state.kind === "JoinableQueue" ? new JoinableQueue() : new Queue();

@@ -7,6 +7,7 @@ import { getHost } from "./runtime/host.ts";
 import type { ChildHandle, ExitInfo, StartMethod } from "./runtime/types.ts";
 import { serveRequests } from "./queue/server.ts";
 import { type ChildSlot, reserveChildSlot } from "./shared/lives.ts";
+import { osWaitsForChild } from "./shared/os_segments.ts";
 import { sharedMemorySnapshot } from "./shared/shared_memory.ts";
 
 const BOOTSTRAP_MESSAGE =
@@ -47,7 +48,7 @@ export function spawnChild(
     // (and the SharedMemory blocks this thread knows by name).
     // A process learns the token this process knows it by (its holder token in OS shared memory).
     const withLives = method === "thread"
-      ? { ...(init as object), lives: slot.init, shm: sharedMemorySnapshot() }
+      ? { ...(init as object), lives: slot.init, shm: sharedMemorySnapshot(), waits: osWaitsForChild() }
       : { ...(init as object), token: slot.init.token };
     handle = getHost().spawn({ method, init: withLives, name });
   } catch (error) {

@@ -16,6 +16,7 @@ import type { PoolWorkerInit } from "../pool/protocol.ts";
 import { runPoolWorker } from "./pool_worker.ts";
 import { getHost } from "../runtime/host.ts";
 import { adoptLives, adoptParentToken, type LivesInit } from "../shared/lives.ts";
+import { adoptWaits, type WaitsInit } from "../shared/os_waits.ts";
 // Registers how queues revive when they arrive as arguments.
 import "../queue.ts";
 import "../pipe.ts";
@@ -51,6 +52,7 @@ function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   if (lives) adoptLives(lives);
   const token = (init as { token?: number }).token;
   if (token) adoptParentToken(token);
+  adoptWaits((init as { waits?: WaitsInit }).waits);
   adoptSharedMemory((init as { shm?: Array<[string, SharedArrayBuffer]> }).shm);
   const s = state();
   s.isChild = true;

@@ -33,7 +33,8 @@ const RECHECK_MS = 100;
 export function pipeMemory(duplex: boolean): PipeMemory {
   return {
     holders: new SharedArrayBuffer(2 * HOLDERS * 4),
-    rings: [new Ring({ maxsize: 0 }).buffer, duplex ? new Ring({ maxsize: 0 }).buffer : null],
+    // (SharedArrayBuffers: a pipe's rings are never mapped OS memory)
+    rings: [new Ring({ maxsize: 0 }).buffer as SharedArrayBuffer, duplex ? new Ring({ maxsize: 0 }).buffer as SharedArrayBuffer : null],
   };
 }
 

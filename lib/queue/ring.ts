@@ -2,7 +2,10 @@
 // growable SharedArrayBuffer, so that every thread of the owning process
 // puts and gets directly, in place, under a short lock. Process children
 // reach it through the owner (remote.ts, server.ts), which runs the same
-// operations for them.
+// operations for them. Where the runtime maps OS shared memory (Deno with
+// --allow-ffi, Bun: lib/shared/os_segments.ts), a Queue's ring is a window
+// of it instead (sparse, as big as a ring may grow), and child processes
+// map it and put and get in place too.
 //
 // Robust to a thread being killed at any instruction: frames are written
 // into free space first and become visible only when the new indices are
@@ -11,8 +14,8 @@
 // the lock of a dead holder finishes a half-applied commit or ignores an
 // unwritten one. A killed producer never corrupts the ring; a killed
 // consumer loses at most the frame it was taking.
-import { isAlive, myToken } from "../shared/lives.ts";
-import { notifyCell, waitCellAsync } from "../shared/memory.ts";
+import { type Identity, notifyCell, OWN_IDENTITY, waitCellAsync, waitCellSync } from "../shared/memory.ts";
+import { allocateWindow, attachWindow, type SegmentRef } from "../shared/os_segments.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // holder's token, or 0
@@ -54,30 +57,41 @@ export type RingRefusal = "full" | "closed" | "empty" | "eof";
 /** A frame, whole or as a head and a body (written one after the other). */
 export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
 
-/** A ring as it crosses to another thread: the buffer is shared, not copied. */
-export type RingState = SharedArrayBuffer;
-
 /** A byte-frame FIFO in shared memory. */
 export class Ring {
-  readonly buffer: SharedArrayBuffer;
+  /** A growable SharedArrayBuffer, or a window of OS shared memory (then `mapped`). */
+  readonly buffer: ArrayBufferLike;
+  readonly mapped: boolean;
   readonly cells: Int32Array;
+  /** Who takes the ring's lock here, and how its dead holders are told. */
+  readonly who: Identity;
   #bytes: Uint8Array;
   #view: DataView;
 
-  constructor(from: { maxsize: number } | SharedArrayBuffer) {
+  /**
+   * A new ring (in OS shared memory if `mapped` and this process has it),
+   * the ring in a SharedArrayBuffer that crossed to this thread, or a
+   * window of OS shared memory that crossed here.
+   */
+  constructor(from: { maxsize: number; mapped?: boolean } | SharedArrayBuffer | SegmentRef) {
+    let who = OWN_IDENTITY;
     if (from instanceof SharedArrayBuffer) {
       this.buffer = from;
+    } else if ("path" in from) {
+      const window = attachWindow(from, this);
+      this.buffer = window.buffer;
+      who = window.who;
     } else {
       const options = { maxByteLength: HEADER_BYTES + MAX_CAP };
-      this.buffer = new (SharedArrayBuffer as new (n: number, o: object) => SharedArrayBuffer)(
-        HEADER_BYTES + INITIAL_CAP,
-        options,
-      );
+      this.buffer = (from.mapped ? allocateWindow(this, HEADER_BYTES + MAX_CAP) : null) ??
+        new (SharedArrayBuffer as new (n: number, o: object) => SharedArrayBuffer)(HEADER_BYTES + INITIAL_CAP, options);
     }
+    this.mapped = !(this.buffer instanceof SharedArrayBuffer);
+    this.who = who;
     this.cells = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.#bytes = new Uint8Array(this.buffer); // tracks the length as it grows
     this.#view = new DataView(this.buffer);
-    if (!(from instanceof SharedArrayBuffer)) {
+    if ("maxsize" in from) {
       this.cells[CAP] = INITIAL_CAP;
       this.cells[MAXSIZE] = from.maxsize;
     }
@@ -225,7 +239,7 @@ export class Ring {
   waitSync(cell: number, seen: number, ms: number | undefined): void {
     // Waiters are counted, so that a put or get notifies only when someone waits.
     Atomics.add(this.cells, waitersOf(cell), 1);
-    Atomics.wait(this.cells, cell, seen, ms ?? Infinity);
+    waitCellSync(this.cells, cell, seen, ms ?? Infinity);
     Atomics.sub(this.cells, waitersOf(cell), 1);
   }
 
@@ -326,19 +340,19 @@ export class Ring {
   // a small `ms` and lets the event loop turn in between.
   #lock(ms: number): boolean {
     const c = this.cells;
-    const me = myToken();
+    const me = this.who.holder();
     let until = -1;
     for (let spin = 0;; spin++) {
       const holder = Atomics.compareExchange(c, LOCK, 0, me);
       if (holder === 0) break;
       if (holder === me) throw new Error("multiproc: a queue's lock was re-entered (a bug in multiproc)");
-      if (!isAlive(holder) && Atomics.compareExchange(c, LOCK, holder, me) === holder) break;
+      if (spin >= 64 && this.who.dead(holder) && Atomics.compareExchange(c, LOCK, holder, me) === holder) break;
       if (spin < 64) continue;
       if (until < 0) until = performance.now() + ms;
       const rest = until - performance.now();
       if (rest <= 0) return false;
       Atomics.add(c, LOCK_WAITERS, 1);
-      Atomics.wait(c, LOCK, holder, Math.min(rest, 20));
+      waitCellSync(c, LOCK, holder, Math.min(rest, 20));
       Atomics.sub(c, LOCK_WAITERS, 1);
     }
     if (Atomics.load(c, JOURNAL) === 1) this.#apply();
@@ -347,6 +361,6 @@ export class Ring {
 
   #unlock(): void {
     Atomics.store(this.cells, LOCK, 0);
-    if (Atomics.load(this.cells, LOCK_WAITERS) > 0) Atomics.notify(this.cells, LOCK, 1);
+    if (Atomics.load(this.cells, LOCK_WAITERS) > 0) notifyCell(this.cells, LOCK, 1);
   }
 }

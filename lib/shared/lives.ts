@@ -88,6 +88,12 @@ export function parentToken(): number {
   return inParent;
 }
 
+/** Where in the liveness table another thread sees this one end (see hasEnded). */
+export function myEndCells(): { buffer: SharedArrayBuffer; slotCell: number; exitedCell: number; token: number } {
+  const t = here();
+  return { buffer: t.cells.buffer as SharedArrayBuffer, slotCell: t.slot, exitedCell: EXITED + t.slot, token: t.token };
+}
+
 /** Whether this is the main thread of its process (slot 0). */
 export function isMainThread(): boolean {
   return here().slot === 0;

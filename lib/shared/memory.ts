@@ -130,8 +130,8 @@ export interface CellWaits {
   /** Blocks while the cell at `byteIndex` (of the buffer) holds `expected`, `ms` at most. */
   wait(byteIndex: number, expected: number, ms: number): void;
   wake(byteIndex: number, count: number): void;
-  /** One turn of the event loop. */
-  turn(): Promise<void>;
+  /** Resolves once `cells[cell]` moves from `expected` (or is woken), `ms` pass or `signal` aborts. */
+  waitAsync(cells: Int32Array, cell: number, expected: number, ms: number | undefined, signal: AbortSignal): Promise<WaitResult>;
 }
 
 const osWaits = new WeakMap<ArrayBufferLike, CellWaits>();
@@ -141,12 +141,8 @@ export function useCellWaits(buffer: ArrayBuffer, waits: CellWaits): void {
   osWaits.set(buffer, waits);
 }
 
-// An async wait on OS shared memory: there is no waitAsync on it, so the
-// wait blocks this thread in slices of at most SLICE_MS, with a turn of
-// the event loop before each (for this thread's other tasks, a holder of
-// the same lock among them). Another process's wake ends a slice at once.
-const SLICE_MS = 1;
-
+// An async wait on OS shared memory, also woken directly by a notify of
+// this thread (as waitCellAsync's waiters are).
 async function waitOsAsync(
   waits: CellWaits,
   cells: Int32Array,
@@ -155,22 +151,18 @@ async function waitOsAsync(
   ms: number | undefined,
   signal?: AbortSignal,
 ): Promise<WaitResult> {
-  const until = ms === undefined ? Infinity : performance.now() + ms;
-  let woken = false;
+  if (Atomics.load(cells, cell) !== seen) return "not-equal";
   const here = localWaiters(cells.buffer, cells.byteOffset / 4 + cell);
-  const wake = () => void (woken = true);
+  const stop = new AbortController();
+  const wake = () => stop.abort();
   here.add(wake);
+  signal?.addEventListener("abort", wake, { once: true });
   try {
-    for (;;) {
-      if (woken || Atomics.load(cells, cell) !== seen) return "ok";
-      const rest = until - performance.now();
-      if (rest <= 0 || signal?.aborted) return "timed-out";
-      await waits.turn();
-      if (woken || Atomics.load(cells, cell) !== seen) return "ok";
-      waits.wait(cells.byteOffset + 4 * cell, seen, Math.min(rest, SLICE_MS));
-    }
+    const r = await waits.waitAsync(cells, cell, seen, ms, stop.signal);
+    return stop.signal.aborted ? (signal?.aborted ? "timed-out" : "ok") : r;
   } finally {
     here.delete(wake);
+    signal?.removeEventListener("abort", wake);
   }
 }
 

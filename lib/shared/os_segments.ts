@@ -5,11 +5,12 @@
 // wait and wake with futexes, as threads do with a SharedArrayBuffer. No
 // request goes to the owner, except to ask whether a lock's holder died.
 //
-// Small objects share 1 MiB arenas (a segment is a file descriptor, and
-// programs make thousands of Values); big ones get a segment of their own.
-// A piece that never crossed to another thread or process is reused (or
-// its segment unmapped) once its object is garbage; one that crossed stays
-// for the life of the process, because its users cannot be counted.
+// Small objects share 1 MiB arenas (programs make thousands of Values);
+// big ones get a window of their own, all in one memory file per thread
+// (one file descriptor). A piece that never crossed to another thread or
+// process is reused (or its window unmapped) once its object is garbage;
+// one that crossed stays for the life of the process, because its users
+// cannot be counted.
 //
 // Holders: threads of the owning process write their own tokens (lives.ts)
 // into lock cells, as with a SharedArrayBuffer. A child process writes the
@@ -17,74 +18,115 @@
 // another token's holder is dead (at most every 50 ms per token): the
 // parent sees its children and threads end.
 import { getHost } from "../runtime/host.ts";
-import type { OsMemory, OsSegment } from "../runtime/os_memory.ts";
+import { type OsFile, type OsMemory, type OsSegment, PAGE_BYTES } from "../runtime/os_memory.ts";
 import { parentToken } from "./lives.ts";
 import { type Identity, LocalMemory, OWN_IDENTITY, useCellWaits } from "./memory.ts";
+import { waitMapped, waitsForChild, type WaitsInit } from "./os_waits.ts";
 
-/** How a piece of a segment crosses to a thread or a child process. */
+/** How a piece of OS shared memory crosses to a thread or a child process. */
 export interface SegmentRef {
-  /** The owner's `/proc/<pid>/fd/<fd>`. */
+  /** The owner's memory file, `/proc/<pid>/fd/<fd>`. */
   path: string;
-  /** The segment's size. */
-  size: number;
-  /** The piece: where it starts and how long it is. */
+  /** The window of the file the piece is in. */
   offset: number;
+  size: number;
+  /** The piece: where it starts in the window, and how long it is. */
+  at: number;
   length: number;
   /** The owner's process id. */
   home: number;
 }
 
+// Every thread that makes shared objects has one sparse memory file, cut
+// into windows: 1 MiB arenas of small pieces, and a window of its own for
+// each big piece (and each queue's ring).
+const FILE_BYTES = 2 ** 44;
 const ARENA_BYTES = 1 << 20;
-const OWN_SEGMENT_BYTES = 64 << 10;
+const OWN_WINDOW_BYTES = 64 << 10;
 
 interface Piece {
   segment: OsSegment;
-  offset: number;
+  at: number;
   length: number;
 }
 
-const pieces = new WeakMap<LocalMemory, Piece>();
-const segments = new Map<string, OsSegment>(); // mapped here, by path
+let file: OsFile | null = null;
+let fileUsed = 0;
+const freeWindows = new Map<number, number[]>(); // window offsets of this thread's file, by size
+const pieces = new WeakMap<object, Piece>();
+const windows = new Map<string, OsSegment>(); // mapped here, by `${path}@${offset}`
+const files = new Map<string, OsFile>(); // opened here, by path
 let arena: { segment: OsSegment; used: number } | null = null;
-const reusable = new Map<number, number[]>(); // arena offsets by length (one arena at a time)
-const reclaim = new FinalizationRegistry<Piece>((piece) => {
-  const os = getHost().osMemory();
-  if (!os) return;
-  if (piece.offset === 0 && piece.length === piece.segment.size && piece.segment !== arena?.segment) {
-    segments.delete(piece.segment.path);
-    os.release(piece.segment);
-  } else if (piece.segment === arena?.segment) {
-    let list = reusable.get(piece.length);
-    if (!list) reusable.set(piece.length, list = []);
-    list.push(piece.offset);
-  }
-  // (a piece of an earlier arena stays unused: arenas are never unmapped)
-});
+const reusable = new Map<number, number[]>(); // offsets in the current arena, by length
+
+function take<K, V>(map: Map<K, V[]>, key: K): V | undefined {
+  return map.get(key)?.pop();
+}
+
+function give<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
 
 function known(os: OsMemory, segment: OsSegment): OsSegment {
-  segments.set(segment.path, segment);
+  windows.set(`${segment.file.path}@${segment.offset}`, segment);
   useCellWaits(segment.buffer, {
     wait: (byteIndex, expected, ms) => os.wait(segment, byteIndex, expected, ms),
     wake: (byteIndex, count) => os.wake(segment, byteIndex, count),
-    turn: os.turn,
+    waitAsync: (cells, cell, expected, ms, signal) =>
+      waitMapped(os, () => newWindow(os, PAGE_BYTES), segment, cells, cell, expected, ms, signal),
   });
   return segment;
 }
 
+// A new window of this thread's file (zeroed: fresh, or discarded when freed).
+function newWindow(os: OsMemory, bytes: number): OsSegment {
+  const size = Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
+  file ??= os.create(FILE_BYTES);
+  let offset = take(freeWindows, size);
+  if (offset === undefined) {
+    if (fileUsed + size > FILE_BYTES) throw new RangeError("multiproc: this thread's shared memory file is full (16 TiB)");
+    offset = fileUsed;
+    fileUsed += size;
+  }
+  return known(os, os.map(file, offset, size));
+}
+
+function freeWindow(os: OsMemory, segment: OsSegment): void {
+  windows.delete(`${segment.file.path}@${segment.offset}`);
+  os.unmap(segment);
+  os.discard(segment.file, segment.offset, segment.size);
+  give(freeWindows, segment.size, segment.offset);
+}
+
+// Pieces that never crossed come back when their object is garbage: a
+// window of its own is unmapped and its pages discarded; an arena piece is
+// reused (once its arena is full, a piece of an earlier arena stays unused).
+const reclaim = new FinalizationRegistry<Piece>((piece) => {
+  const os = getHost().osMemory();
+  if (!os) return;
+  if (piece.at === 0 && piece.length === piece.segment.size && piece.segment !== arena?.segment) freeWindow(os, piece.segment);
+  else if (piece.segment === arena?.segment) give(reusable, piece.length, piece.at);
+});
+
 function place(os: OsMemory, length: number): Piece {
-  if (length >= OWN_SEGMENT_BYTES) return { segment: known(os, os.create(length)), offset: 0, length };
-  const again = reusable.get(length)?.pop();
+  if (length >= OWN_WINDOW_BYTES) {
+    const segment = newWindow(os, length);
+    return { segment, at: 0, length: segment.size };
+  }
+  const again = take(reusable, length);
   if (again !== undefined && arena) {
     new Uint8Array(arena.segment.buffer, again, length).fill(0);
-    return { segment: arena.segment, offset: again, length };
+    return { segment: arena.segment, at: again, length };
   }
   if (!arena || arena.used + length > ARENA_BYTES) {
-    arena = { segment: known(os, os.create(ARENA_BYTES)), used: 0 };
+    arena = { segment: newWindow(os, ARENA_BYTES), used: 0 };
     reusable.clear();
   }
-  const offset = arena.used;
+  const at = arena.used;
   arena.used += length;
-  return { segment: arena.segment, offset, length };
+  return { segment: arena.segment, at, length };
 }
 
 /**
@@ -95,26 +137,35 @@ export function allocateMemory(bytes: number): LocalMemory {
   const os = getHost().osMemory();
   if (!os) return new LocalMemory(bytes);
   const piece = place(os, Math.max(8, Math.ceil(bytes / 8) * 8));
-  const mem = new LocalMemory({ buffer: piece.segment.buffer, byteOffset: piece.offset, byteLength: piece.length });
+  const mem = new LocalMemory({ buffer: piece.segment.buffer, byteOffset: piece.at, byteLength: piece.length });
   pieces.set(mem, piece);
   reclaim.register(mem, piece, mem);
   return mem;
 }
 
-/** Where `mem` lies in OS shared memory, as it crosses; null for a SharedArrayBuffer. Marks it as crossed. */
-export function segmentRef(mem: LocalMemory): SegmentRef | null {
-  const piece = pieces.get(mem);
-  if (!piece) return null;
-  reclaim.unregister(mem);
-  return {
-    path: piece.segment.path,
-    size: piece.segment.size,
-    offset: piece.offset,
-    length: piece.length,
-    home: Number(piece.segment.path.split("/")[2]),
-  };
+/**
+ * A window of OS shared memory of its own, for `owner` (a queue's ring),
+ * or null where this process has none. Unmapped once `owner` is garbage,
+ * unless it crossed (segmentRef).
+ */
+export function allocateWindow(owner: object, bytes: number): ArrayBuffer | null {
+  const os = getHost().osMemory();
+  if (!os) return null;
+  const segment = newWindow(os, bytes);
+  const piece = { segment, at: 0, length: segment.size };
+  pieces.set(owner, piece);
+  reclaim.register(owner, piece, owner);
+  return segment.buffer;
 }
 
+/** Where `owner`'s memory lies in OS shared memory, as it crosses; null if not there. Marks it as crossed. */
+export function segmentRef(owner: object): SegmentRef | null {
+  const piece = pieces.get(owner);
+  if (!piece) return null;
+  reclaim.unregister(owner);
+  const { file, offset, size } = piece.segment;
+  return { path: file.path, offset, size, at: piece.at, length: piece.length, home: Number(file.path.split("/")[2]) };
+}
 // A child process asks its parent whether a holder died; "alive" is kept 50 ms.
 const ALIVE_MS = 50;
 let askParent: ((token: number) => boolean) | null = null;
@@ -139,8 +190,9 @@ const CHILD_IDENTITY: Identity = {
   },
 };
 
-/** Maps the piece `ref` names, in a thread of its owner or in a child process of it. */
-export function attachMemory(ref: SegmentRef): LocalMemory {
+// Maps the window `ref` names (once per thread), in a thread of its owner
+// or in a child process of it.
+function mapWindow(ref: SegmentRef): { segment: OsSegment; who: Identity } {
   const os = getHost().osMemory();
   if (!os) {
     throw new Error(
@@ -148,17 +200,37 @@ export function attachMemory(ref: SegmentRef): LocalMemory {
         `(${getHost().osMemoryMissing()}): start it the same way as its parent`,
     );
   }
-  const segment = segments.get(ref.path) ?? known(os, os.attach(ref.path, ref.size));
-  const own = ref.home === getHost().pid;
-  const mem = new LocalMemory(
-    { buffer: segment.buffer, byteOffset: ref.offset, byteLength: ref.length },
-    own ? OWN_IDENTITY : CHILD_IDENTITY,
-  );
-  pieces.set(mem, { segment, offset: ref.offset, length: ref.length });
+  let segment = windows.get(`${ref.path}@${ref.offset}`);
+  if (!segment) {
+    let f = files.get(ref.path);
+    if (!f) files.set(ref.path, f = os.open(ref.path));
+    segment = known(os, os.map(f, ref.offset, ref.size));
+  }
+  return { segment, who: ref.home === getHost().pid ? OWN_IDENTITY : CHILD_IDENTITY };
+}
+
+/** The window `ref` names, mapped here for `owner` (a queue's ring), and who uses it here. */
+export function attachWindow(ref: SegmentRef, owner: object): { buffer: ArrayBuffer; who: Identity } {
+  const { segment, who } = mapWindow(ref);
+  pieces.set(owner, { segment, at: ref.at, length: ref.length });
+  return { buffer: segment.buffer, who };
+}
+
+/** The piece `ref` names, mapped here. */
+export function attachMemory(ref: SegmentRef): LocalMemory {
+  const { segment, who } = mapWindow(ref);
+  const mem = new LocalMemory({ buffer: segment.buffer, byteOffset: ref.at, byteLength: ref.length }, who);
+  pieces.set(mem, { segment, at: ref.at, length: ref.length });
   return mem;
 }
 
 /** Whether `mem` is OS shared memory this process owns (made here, or in another thread of this process). */
 export function ownSegment(mem: LocalMemory): boolean {
   return mem.who === OWN_IDENTITY;
+}
+
+/** What a thread about to start is given of this process's waits on OS shared memory, if any. */
+export function osWaitsForChild(): WaitsInit | undefined {
+  const os = getHost().osMemory();
+  return os ? waitsForChild(() => newWindow(os, PAGE_BYTES)) : undefined;
 }
