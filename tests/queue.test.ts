@@ -553,3 +553,46 @@ test("fault: a child killed while it hammers two queues (likely inside a put or 
     ? "Deno's terminate() does not stop a thread busy in a loop: it would spin on after the test"
     : false,
 });
+
+export async function waitMany(q: Queue<number>, out: Queue<number[]>, n: number): Promise<void> {
+  // n gets waiting at once in this child, more than one waiting thread's
+  // table holds (127) where the queue is mapped OS memory (Deno, Bun).
+  const got = await Promise.all(Array.from({ length: n }, () => q.get({ timeout: 20_000 })));
+  await out.put(got.sort((a, b) => a - b));
+}
+
+test("200 gets waiting at once, here and in a child: each gets one item, none is lost", async () => {
+  const n = 200;
+  const q = new Queue<number>();
+  const gets = Array.from({ length: n }, () => q.get({ timeout: 20_000 }));
+  for (let i = 0; i < n; i++) await q.put(i);
+  assertEquals((await Promise.all(gets)).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+  const out = new Queue<number[]>();
+  const p = start(waitMany, [q, out, n]);
+  for (let i = 0; i < n; i++) await q.put(n + i);
+  assertEquals(await out.get({ timeout: 20_000 }), Array.from({ length: n }, (_, i) => n + i));
+  await joinAll([p]);
+}, { timeout: 60_000 });
+
+export async function bigBoth(up: Queue<unknown>, down: Queue<Uint8Array>, n: number, size: number): Promise<void> {
+  for (let i = 0; i < n; i++) await up.put(new Uint8Array(size).fill(i + 1));
+  for (let i = 0; i < n; i++) {
+    const got = await down.get();
+    await up.put([got.length, got[0], got[size - 1]]);
+  }
+}
+
+test("rings grow while a child and this process both use them: big items both ways arrive whole", async () => {
+  const n = 24, size = 512 * 1024; // 12 MiB at once: a ring grows several times past its first 64 KiB
+  const up = new Queue<unknown>();
+  const down = new Queue<Uint8Array>();
+  const p = start(bigBoth, [up, down, n, size]);
+  await waitFor(() => up.qsize() === n, { timeout: 20_000 });
+  for (let i = 0; i < n; i++) {
+    const got = await up.get({ timeout: 20_000 }) as Uint8Array;
+    assertEquals([got.length, got[0], got[size - 1]], [size, i + 1, i + 1]);
+  }
+  for (let i = 0; i < n; i++) await down.put(new Uint8Array(size).fill(100 + i));
+  for (let i = 0; i < n; i++) assertEquals(await up.get({ timeout: 20_000 }), [size, 100 + i, 100 + i]);
+  await joinAll([p]);
+}, { timeout: 60_000 });

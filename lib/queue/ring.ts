@@ -5,7 +5,9 @@
 // operations for them. Where the runtime maps OS shared memory (Deno with
 // --allow-ffi, Bun: lib/shared/os_segments.ts), a Queue's ring is a window
 // of it instead (sparse, as big as a ring may grow), and child processes
-// map it and put and get in place too.
+// map it and put and get in place too. Such a window is mapped only as far
+// as the ring has grown, by each process (after taking the lock, each maps
+// as far as the capacity in the header says: #cover).
 //
 // Robust to a thread being killed at any instruction: frames are written
 // into free space first and become visible only when the new indices are
@@ -15,7 +17,7 @@
 // unwritten one. A killed producer never corrupts the ring; a killed
 // consumer loses at most the frame it was taking.
 import { type Identity, notifyCell, OWN_IDENTITY, waitCellAsync, waitCellSync } from "../shared/memory.ts";
-import { allocateWindow, attachWindow, type SegmentRef } from "../shared/os_segments.ts";
+import { allocateGrowing, attachGrowing, type GrowingWindow, type SegmentRef } from "../shared/os_segments.ts";
 
 // Header cells (Int32).
 const LOCK = 0; // holder's token, or 0
@@ -59,12 +61,14 @@ export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
 
 /** A byte-frame FIFO in shared memory. */
 export class Ring {
-  /** A growable SharedArrayBuffer, or a window of OS shared memory (then `mapped`). */
-  readonly buffer: ArrayBufferLike;
+  /** A growable SharedArrayBuffer, or the mapping of a window of OS shared memory (then `mapped`). */
+  buffer: ArrayBufferLike;
   readonly mapped: boolean;
+  /** The header (any mapping of it: they are the same memory). */
   readonly cells: Int32Array;
   /** Who takes the ring's lock here, and how its dead holders are told. */
   readonly who: Identity;
+  readonly #window: GrowingWindow | null = null;
   #bytes: Uint8Array;
   #view: DataView;
 
@@ -74,27 +78,34 @@ export class Ring {
    * window of OS shared memory that crossed here.
    */
   constructor(from: { maxsize: number; mapped?: boolean } | SharedArrayBuffer | SegmentRef) {
-    let who = OWN_IDENTITY;
-    if (from instanceof SharedArrayBuffer) {
-      this.buffer = from;
-    } else if ("path" in from) {
-      const window = attachWindow(from, this);
-      this.buffer = window.buffer;
-      who = window.who;
-    } else {
-      const options = { maxByteLength: HEADER_BYTES + MAX_CAP };
-      this.buffer = (from.mapped ? allocateWindow(this, HEADER_BYTES + MAX_CAP) : null) ??
-        new (SharedArrayBuffer as new (n: number, o: object) => SharedArrayBuffer)(HEADER_BYTES + INITIAL_CAP, options);
+    if ("path" in from) this.#window = attachGrowing(from, this, HEADER_BYTES + INITIAL_CAP);
+    else if ("maxsize" in from && from.mapped) {
+      this.#window = allocateGrowing(this, HEADER_BYTES + MAX_CAP, HEADER_BYTES + INITIAL_CAP);
     }
-    this.mapped = !(this.buffer instanceof SharedArrayBuffer);
-    this.who = who;
+    const options = { maxByteLength: HEADER_BYTES + MAX_CAP };
+    this.buffer = this.#window?.buffer ?? (from instanceof SharedArrayBuffer ? from : (
+      new (SharedArrayBuffer as new (n: number, o: object) => SharedArrayBuffer)(HEADER_BYTES + INITIAL_CAP, options)
+    ));
+    this.mapped = this.#window !== null;
+    this.who = this.#window?.who ?? OWN_IDENTITY;
     this.cells = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
-    this.#bytes = new Uint8Array(this.buffer); // tracks the length as it grows
+    this.#bytes = new Uint8Array(this.buffer); // (a SharedArrayBuffer's tracks its length as it grows)
     this.#view = new DataView(this.buffer);
     if ("maxsize" in from) {
       this.cells[CAP] = INITIAL_CAP;
       this.cells[MAXSIZE] = from.maxsize;
+    } else {
+      this.#cover(Atomics.load(this.cells, CAP));
     }
+  }
+
+  // A mapped ring: maps as far as a capacity of `cap` needs (the lock held,
+  // or before anyone can use it).
+  #cover(cap: number): void {
+    if (!this.#window || HEADER_BYTES + cap <= this.#bytes.length) return;
+    this.buffer = this.#window.cover(HEADER_BYTES + cap);
+    this.#bytes = new Uint8Array(this.buffer);
+    this.#view = new DataView(this.buffer);
   }
 
   get maxsize(): number {
@@ -280,7 +291,8 @@ export class Ring {
         `The queue cannot hold more than ${MAX_CAP / 2 ** 20} MiB at once: take items out, or set a maxsize`,
       );
     }
-    if (this.buffer.byteLength < HEADER_BYTES + next) {
+    if (this.#window) this.#cover(next);
+    else if (this.buffer.byteLength < HEADER_BYTES + next) {
       (this.buffer as unknown as { grow(n: number): void }).grow(HEADER_BYTES + next);
     }
     // Frames that wrapped past the old end are copied after it, so that
@@ -356,6 +368,7 @@ export class Ring {
       Atomics.sub(c, LOCK_WAITERS, 1);
     }
     if (Atomics.load(c, JOURNAL) === 1) this.#apply();
+    this.#cover(c[CAP]);
     return true;
   }
 

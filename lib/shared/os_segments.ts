@@ -38,8 +38,8 @@ export interface SegmentRef {
 }
 
 // Every thread that makes shared objects has one sparse memory file, cut
-// into windows: 1 MiB arenas of small pieces, and a window of its own for
-// each big piece (and each queue's ring).
+// into windows: 1 MiB arenas of small pieces, a window of its own for each
+// big piece, and a growing window for each queue's ring.
 const FILE_BYTES = 2 ** 44;
 const ARENA_BYTES = 1 << 20;
 const OWN_WINDOW_BYTES = 64 << 10;
@@ -69,8 +69,8 @@ function give<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
-function known(os: OsMemory, segment: OsSegment): OsSegment {
-  windows.set(`${segment.file.path}@${segment.offset}`, segment);
+// Waits on cells of `segment` go through the futex calls (and os_waits.ts).
+function watch(os: OsMemory, segment: OsSegment): OsSegment {
   useCellWaits(segment.buffer, {
     wait: (byteIndex, expected, ms) => os.wait(segment, byteIndex, expected, ms),
     wake: (byteIndex, count) => os.wake(segment, byteIndex, count),
@@ -80,9 +80,15 @@ function known(os: OsMemory, segment: OsSegment): OsSegment {
   return segment;
 }
 
-// A new window of this thread's file (zeroed: fresh, or discarded when freed).
-function newWindow(os: OsMemory, bytes: number): OsSegment {
-  const size = Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
+function known(os: OsMemory, segment: OsSegment): OsSegment {
+  windows.set(`${segment.file.path}@${segment.offset}`, segment);
+  return watch(os, segment);
+}
+
+const pageUp = (bytes: number) => Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
+
+// Room for a window of `size` bytes (a multiple of PAGE_BYTES) in this thread's file.
+function reserve(os: OsMemory, size: number): { file: OsFile; offset: number } {
   file ??= os.create(FILE_BYTES);
   let offset = take(freeWindows, size);
   if (offset === undefined) {
@@ -90,6 +96,13 @@ function newWindow(os: OsMemory, bytes: number): OsSegment {
     offset = fileUsed;
     fileUsed += size;
   }
+  return { file, offset };
+}
+
+// A new window of this thread's file (zeroed: fresh, or discarded when freed).
+function newWindow(os: OsMemory, bytes: number): OsSegment {
+  const size = pageUp(bytes);
+  const { file, offset } = reserve(os, size);
   return known(os, os.map(file, offset, size));
 }
 
@@ -98,6 +111,84 @@ function freeWindow(os: OsMemory, segment: OsSegment): void {
   os.unmap(segment);
   os.discard(segment.file, segment.offset, segment.size);
   give(freeWindows, segment.size, segment.offset);
+}
+
+/**
+ * A window reserved at the most it may grow to (a queue's ring, 1 GiB),
+ * and mapped only as far as it is used: a mapping is address space, and
+ * a runtime counts an ArrayBuffer's whole length as memory it holds (1 GiB
+ * buffers made Deno collect garbage all the time). Growing maps the window
+ * again, longer, from the same place; earlier mappings stay (views of
+ * them may be in use) until the window is released.
+ */
+export class GrowingWindow {
+  readonly who: Identity;
+  readonly ref: SegmentRef;
+  #os: OsMemory;
+  #file: OsFile;
+  #maps: OsSegment[] = [];
+
+  constructor(os: OsMemory, file: OsFile, ref: SegmentRef, who: Identity, initial: number) {
+    this.#os = os;
+    this.#file = file;
+    this.ref = ref;
+    this.who = who;
+    this.cover(initial);
+  }
+
+  /** The longest mapping so far. */
+  get buffer(): ArrayBuffer {
+    return this.#maps[this.#maps.length - 1].buffer;
+  }
+
+  /** Maps at least `bytes` of the window (doubling); the buffer to use from now on. */
+  cover(bytes: number): ArrayBuffer {
+    const now = this.#maps.length ? this.buffer.byteLength : 0;
+    if (bytes <= now) return this.buffer;
+    let size = Math.max(PAGE_BYTES, now);
+    while (size < bytes) size *= 2;
+    size = Math.min(pageUp(size), this.ref.size);
+    this.#maps.push(watch(this.#os, this.#os.map(this.#file, this.ref.offset, size)));
+    return this.buffer;
+  }
+
+  /** Unmaps it, and gives its pages and its room in the file back (its owner is garbage). */
+  release(): void {
+    for (const m of this.#maps) this.#os.unmap(m);
+    this.#maps = [];
+    this.#os.discard(this.#file, this.ref.offset, this.ref.size);
+    give(freeWindows, this.ref.size, this.ref.offset);
+  }
+}
+
+const growing = new WeakMap<object, GrowingWindow>();
+const reclaimGrowing = new FinalizationRegistry<GrowingWindow>((w) => w.release());
+
+/**
+ * A growing window of OS shared memory for `owner` (a queue's ring) of at
+ * most `most` bytes, `initial` mapped; null where this process has none.
+ * Released once `owner` is garbage, unless it crossed (segmentRef).
+ */
+export function allocateGrowing(owner: object, most: number, initial: number): GrowingWindow | null {
+  const os = getHost().osMemory();
+  if (!os) return null;
+  const size = pageUp(most);
+  const { file: f, offset } = reserve(os, size);
+  const ref = { path: f.path, offset, size, at: 0, length: size, home: getHost().pid };
+  const w = new GrowingWindow(os, f, ref, OWN_IDENTITY, initial);
+  growing.set(owner, w);
+  reclaimGrowing.register(owner, w, owner);
+  return w;
+}
+
+/** The growing window `ref` names, mapped here (`initial` bytes of it at first) for `owner`. */
+export function attachGrowing(ref: SegmentRef, owner: object, initial: number): GrowingWindow {
+  const os = osMemoryFor(ref);
+  let f = files.get(ref.path);
+  if (!f) files.set(ref.path, f = os.open(ref.path));
+  const w = new GrowingWindow(os, f, ref, identityFor(ref), initial);
+  growing.set(owner, w);
+  return w;
 }
 
 // Pieces that never crossed come back when their object is garbage: a
@@ -143,23 +234,13 @@ export function allocateMemory(bytes: number): LocalMemory {
   return mem;
 }
 
-/**
- * A window of OS shared memory of its own, for `owner` (a queue's ring),
- * or null where this process has none. Unmapped once `owner` is garbage,
- * unless it crossed (segmentRef).
- */
-export function allocateWindow(owner: object, bytes: number): ArrayBuffer | null {
-  const os = getHost().osMemory();
-  if (!os) return null;
-  const segment = newWindow(os, bytes);
-  const piece = { segment, at: 0, length: segment.size };
-  pieces.set(owner, piece);
-  reclaim.register(owner, piece, owner);
-  return segment.buffer;
-}
-
 /** Where `owner`'s memory lies in OS shared memory, as it crosses; null if not there. Marks it as crossed. */
 export function segmentRef(owner: object): SegmentRef | null {
+  const w = growing.get(owner);
+  if (w) {
+    reclaimGrowing.unregister(owner);
+    return w.ref;
+  }
   const piece = pieces.get(owner);
   if (!piece) return null;
   reclaim.unregister(owner);
@@ -190,9 +271,7 @@ const CHILD_IDENTITY: Identity = {
   },
 };
 
-// Maps the window `ref` names (once per thread), in a thread of its owner
-// or in a child process of it.
-function mapWindow(ref: SegmentRef): { segment: OsSegment; who: Identity } {
+function osMemoryFor(ref: SegmentRef): OsMemory {
   const os = getHost().osMemory();
   if (!os) {
     throw new Error(
@@ -200,26 +279,30 @@ function mapWindow(ref: SegmentRef): { segment: OsSegment; who: Identity } {
         `(${getHost().osMemoryMissing()}): start it the same way as its parent`,
     );
   }
+  return os;
+}
+
+function identityFor(ref: SegmentRef): Identity {
+  return ref.home === getHost().pid ? OWN_IDENTITY : CHILD_IDENTITY;
+}
+
+// Maps the window `ref` names (once per thread), in a thread of its owner
+// or in a child process of it.
+function mapWindow(ref: SegmentRef): OsSegment {
+  const os = osMemoryFor(ref);
   let segment = windows.get(`${ref.path}@${ref.offset}`);
   if (!segment) {
     let f = files.get(ref.path);
     if (!f) files.set(ref.path, f = os.open(ref.path));
     segment = known(os, os.map(f, ref.offset, ref.size));
   }
-  return { segment, who: ref.home === getHost().pid ? OWN_IDENTITY : CHILD_IDENTITY };
-}
-
-/** The window `ref` names, mapped here for `owner` (a queue's ring), and who uses it here. */
-export function attachWindow(ref: SegmentRef, owner: object): { buffer: ArrayBuffer; who: Identity } {
-  const { segment, who } = mapWindow(ref);
-  pieces.set(owner, { segment, at: ref.at, length: ref.length });
-  return { buffer: segment.buffer, who };
+  return segment;
 }
 
 /** The piece `ref` names, mapped here. */
 export function attachMemory(ref: SegmentRef): LocalMemory {
-  const { segment, who } = mapWindow(ref);
-  const mem = new LocalMemory({ buffer: segment.buffer, byteOffset: ref.at, byteLength: ref.length }, who);
+  const segment = mapWindow(ref);
+  const mem = new LocalMemory({ buffer: segment.buffer, byteOffset: ref.at, byteLength: ref.length }, identityFor(ref));
   pieces.set(mem, { segment, at: ref.at, length: ref.length });
   return mem;
 }
