@@ -126,8 +126,9 @@ export function attachAndWrite(name: string, out: Queue<unknown>): Promise<void>
   shm.buf[3] = 99;
   shm.buf.set([7, 8], 4);
   const size = shm.size;
+  const view = ArrayBuffer.isView(shm.buf);
   shm.close();
-  return out.put({ seen, size });
+  return out.put({ seen, size, view });
 }
 
 export function writePassed(shm: SharedMemory): void {
@@ -334,7 +335,9 @@ test("SharedMemory: a child attaches by name and writes; passed as an argument, 
     const out = new Queue<unknown>();
     const p = new ctx.Process({ target: attachAndWrite, args: [shm.name, out] });
     p.start();
-    assertEquals(await out.get({ timeout: 10_000 }), { seen: [1, 2, 3], size: 8 });
+    // A real Uint8Array where the child maps the block (OS shared memory), else a stand-in.
+    const served = startMethod === "process" && getHost().osMemory() === undefined;
+    assertEquals(await out.get({ timeout: 10_000 }), { seen: [1, 2, 3], size: 8, view: !served });
     await p.join();
     assertEquals([...shm.buf], [1, 2, 3, 99, 7, 8, 0, 0]);
     const q = new ctx.Process({ target: writePassed, args: [shm] });
@@ -413,3 +416,23 @@ test("served shared memory (Deno without --allow-ffi, or MULTIPROC_SHARED_MEMORY
   assertEquals(r.stderr.replace(/^multiproc: shared state reaches child processes.*\n/m, ""), "");
   assertEquals(r.code, 0);
 }, { timeout: 60_000 });
+
+export function unlinkThere(name: string): void {
+  new SharedMemory({ name }).unlink();
+}
+
+test("SharedMemory: unlink in a child removes the name in the parent too", async () => {
+  const shm = new SharedMemory({ create: true, size: 16 });
+  shm.buf[0] = 7;
+  const p = new ctx.Process({ target: unlinkThere, args: [shm.name] });
+  p.start();
+  await p.join();
+  assertEquals(p.exitCode, 0);
+  assertThrows(() => new SharedMemory({ name: shm.name }), Error, "no block named");
+  assertEquals(shm.buf[0], 7, "the bytes stay while held");
+  shm.close();
+}, {
+  skip: startMethod === "thread"
+    ? "names are kept per thread: a thread child's unlink removes the name in that thread and the threads it starts (README)"
+    : false,
+});

@@ -53,7 +53,7 @@ function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   const token = (init as { token?: number }).token;
   if (token) adoptParentToken(token);
   adoptWaits((init as { waits?: WaitsInit }).waits);
-  adoptSharedMemory((init as { shm?: Array<[string, SharedArrayBuffer]> }).shm);
+  adoptSharedMemory((init as { shm?: Parameters<typeof adoptSharedMemory>[0] }).shm);
   const s = state();
   s.isChild = true;
   s.childMethod = init.method;

@@ -82,6 +82,8 @@ export function adoptWaits(init: WaitsInit | undefined): void {
   if (init && os) table = open(init, os);
 }
 
+const FIRST_WAIT_MS = 0.05;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function claim(state: Int32Array): number {
@@ -108,6 +110,11 @@ export async function waitMapped(
   ms: number | undefined,
   signal?: AbortSignal,
 ): Promise<WaitResult> {
+  // An answer often comes within microseconds (a lock let go, a reply on a
+  // pipe): a short futex wait catches it without the waiting thread's two
+  // hops, blocking this thread for FIRST_WAIT_MS at most.
+  os.wait(segment, cells.byteOffset + 4 * cell, expected, Math.min(FIRST_WAIT_MS, ms ?? FIRST_WAIT_MS));
+  if (Atomics.load(cells, cell) !== expected) return "ok";
   const t = table ??= setUp(os, doorbell());
   const slot = claim(t.state);
   if (slot < 0) {

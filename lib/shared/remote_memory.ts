@@ -16,7 +16,7 @@ import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";
 import { requestLine } from "../child/channel.ts";
 import { holderDead } from "./lives.ts";
-import { setDeadQuestion } from "./os_segments.ts";
+import { attachMemory, segmentRef, setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, kernelNamed, LocalMemory, notifyCell, TIMED_OUT } from "./memory.ts";
 
 /** How a child process names memory its parent serves. */
@@ -56,6 +56,13 @@ export function nameMemory(name: string, mem: LocalMemory, size: number): void {
   sizeOf.set(mem, size);
 }
 
+let unlinked: ((name: string) => void) | null = null;
+
+/** What to do when a child process unlinks a block's name here (shared_memory.ts forgets it too). */
+export function onUnlinkByChild(listener: (name: string) => void): void {
+  unlinked = listener;
+}
+
 /** Removes a block's name. */
 export function unnameMemory(name: string): void {
   blocks.delete(name);
@@ -64,6 +71,15 @@ export function unnameMemory(name: string): void {
 /** Whether a block of this thread has `name`. */
 export function findMemory(name: string): boolean {
   return blocks.has(name);
+}
+
+/** Removes a SharedMemory block's name in the parent process (it answers nothing). */
+export function unlinkAtParent(name: string): void {
+  const home = state().parent?.pid;
+  if (!state().isChild || home === undefined || !requestLine()) return;
+  const client = clientFor({ home }, "shared memory block");
+  client.post(Op.Mem, 0, encode(Sub.Unlink, 0, 0, 0, new TextEncoder().encode(name)));
+  client.flushNow();
 }
 
 /** Memory a child got from its parent cannot go on to the child's children yet. */
@@ -144,13 +160,18 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
     const mem = blocks.get(name);
     if (req.payload[0] === Sub.Unlink) {
       blocks.delete(name);
+      unlinked?.(name);
       return [Status.Ok, null];
     }
     if (!mem) return [Status.Empty, null];
-    const ref = exportMemory(mem);
-    const out = new Uint8Array(16);
-    new DataView(out.buffer).setFloat64(0, ref.id, true);
+    // A block in OS shared memory is mapped by the child itself (id -1, then its window).
+    const segment = segmentRef(mem);
+    const ref = segment ? null : exportMemory(mem);
+    const tail = segment ? new TextEncoder().encode(JSON.stringify(segment)) : new Uint8Array(0);
+    const out = new Uint8Array(16 + tail.length);
+    new DataView(out.buffer).setFloat64(0, ref ? ref.id : -1, true);
     new DataView(out.buffer).setFloat64(8, sizeOf.get(mem) ?? mem.byteLength, true);
+    out.set(tail, 16);
     return [Status.Ok, out];
   }
   const mem = served.get(req.ring);
@@ -256,7 +277,7 @@ export class RemoteMemory implements AtomicMemory {
   }
 
   /** A SharedMemory block of the parent, by name: its memory and size, or null (not found, or no parent process). */
-  static find(name: string): { memory: RemoteMemory; size: number } | null {
+  static find(name: string): { memory: AtomicMemory; size: number } | null {
     const home = state().parent?.pid;
     if (!state().isChild || home === undefined || !requestLine()) return null;
     const [status, bytes] = clientFor({ home }, "shared memory block").callRaw(
@@ -267,13 +288,14 @@ export class RemoteMemory implements AtomicMemory {
     );
     if (status !== Status.Ok) return null;
     const v = new DataView(bytes.buffer, bytes.byteOffset, 16);
-    const size = v.getFloat64(8, true);
-    return { memory: RemoteMemory.of({ home, id: v.getFloat64(0, true), size }), size };
+    const id = v.getFloat64(0, true), size = v.getFloat64(8, true);
+    if (id === -1) return { memory: attachMemory(JSON.parse(new TextDecoder().decode(bytes.subarray(16)))), size };
+    return { memory: RemoteMemory.of({ home, id, size }), size };
   }
 
   /** Removes a block's name at the owner. */
   unlinkName(name: string): void {
-    this.#post(encode(Sub.Unlink, 0, 0, 0, new TextEncoder().encode(name)));
+    unlinkAtParent(name);
   }
 
   /** Marks `data` as guarded by the lock whose memory this is (see above). */

@@ -1,14 +1,17 @@
 // SharedMemory: Python's multiprocessing.shared_memory.SharedMemory, a named
-// block of bytes. The block is a SharedArrayBuffer of the process that
-// created it; its name is listed in that process (and given to the threads
-// it starts afterwards), and child processes attach to it by name through
-// their parent. In a child process, `buf` reads and writes the parent's
-// bytes through requests (an object that behaves as a Uint8Array for
-// indexing, length, set, slice, subarray, fill and iteration).
+// block of bytes, in the shared memory of the process that created it (OS
+// shared memory on Deno with --allow-ffi and Bun, else a SharedArrayBuffer:
+// see os_segments.ts). Its name is listed in that process (and given to
+// the threads it starts afterwards), and child processes attach to it by
+// name through their parent: they map OS shared memory and get a real
+// Uint8Array; otherwise (Node) `buf` reads and writes the parent's bytes
+// through requests (an object that behaves as a Uint8Array for indexing,
+// length, set, slice, subarray, fill and iteration).
 import { crossing, type Crossing, type Destination, registerReviver } from "../transport/values.ts";
 import { type AtomicMemory, LocalMemory } from "./memory.ts";
 import { memoryFrom, memoryState, type MemoryState } from "./crossing.ts";
-import { findMemory, nameMemory, RemoteMemory, unnameMemory } from "./remote_memory.ts";
+import { allocateMemory, ownSegment, segmentRef } from "./os_segments.ts";
+import { findMemory, nameMemory, onUnlinkByChild, RemoteMemory, unlinkAtParent, unnameMemory } from "./remote_memory.ts";
 
 /** Options of SharedMemory, as Python's arguments. */
 export interface SharedMemoryOptions {
@@ -24,14 +27,27 @@ export interface SharedMemoryOptions {
 // that started this one when it started (see sharedMemorySnapshot).
 const byName = new Map<string, LocalMemory>();
 
-/** @internal The named blocks of this thread, for a thread about to start. */
-export function sharedMemorySnapshot(): Array<[string, SharedArrayBuffer]> {
-  return [...byName].map(([name, mem]) => [name, mem.buffer as SharedArrayBuffer]);
+onUnlinkByChild((name) => byName.delete(name));
+
+/** @internal The named blocks of this thread, for a thread about to start (those that can go to it). */
+export function sharedMemorySnapshot(): Array<[string, MemoryState]> {
+  const list: Array<[string, MemoryState]> = [];
+  for (const [name, mem] of byName) {
+    try {
+      list.push([name, memoryState(mem, "thread", "A SharedMemory")]);
+    } catch {
+      // (a block this child process got from its parent stays out of its threads)
+    }
+  }
+  return list;
 }
 
 /** @internal Adopts the blocks the parent thread listed (in a thread child). */
-export function adoptSharedMemory(list: Array<[string, SharedArrayBuffer]> | undefined): void {
-  for (const [name, buffer] of list ?? []) if (!byName.has(name)) byName.set(name, new LocalMemory(buffer));
+export function adoptSharedMemory(list: Array<[string, MemoryState]> | undefined): void {
+  for (const [name, state] of list ?? []) {
+    const mem = memoryFrom(state);
+    if (!byName.has(name) && mem instanceof LocalMemory) byName.set(name, mem);
+  }
 }
 
 function randomName(): string {
@@ -91,7 +107,10 @@ export class SharedMemory {
         if (byName.has(chosen) || findMemory(chosen)) {
           throw named("FileExistsError", `SharedMemory: a block named ${JSON.stringify(chosen)} exists already`);
         }
-        const mem = new LocalMemory(size);
+        const mem = allocateMemory(size);
+        // Never reused while this process lives: `buf` views of it may be kept anywhere.
+        segmentRef(mem);
+        sizes.set(mem, size);
         byName.set(chosen, mem);
         nameMemory(chosen, mem, size);
         this.name = chosen;
@@ -139,8 +158,11 @@ export class SharedMemory {
     if (mem) {
       byName.delete(this.name);
       unnameMemory(this.name);
-    } else if (this.#memory instanceof RemoteMemory) {
-      this.#memory.unlinkName(this.name);
+    }
+    // A block of the parent process (mapped here, or served): its name goes there.
+    if (this.#memory instanceof RemoteMemory) this.#memory.unlinkName(this.name);
+    else if (this.#memory instanceof LocalMemory && segmentRef(this.#memory) && !ownSegment(this.#memory)) {
+      unlinkAtParent(this.name);
     }
   }
 
