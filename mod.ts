@@ -90,6 +90,16 @@ export {
   Semaphore,
   type SyncAcquireOptions,
 } from "./lib/sync.ts";
+export {
+  DictProxy,
+  ListProxy,
+  Manager,
+  type ManagerAddress,
+  type ManagerOptions,
+  type ManagerProxy,
+  NamespaceProxy,
+  ValueProxy,
+} from "./lib/manager.ts";
 export { getContext, type Context } from "./lib/contexts.ts";
 export { task } from "./lib/transport/functions.ts";
 export {

@@ -132,6 +132,16 @@ test("queue_sentinel.ts: five produced, five consumed, each side in order; a nul
   assertEquals(r.lines.length, 10, r.lines.join("\n"));
 });
 
+test("manager_dict_list.ts: four workers write into a manager's dict and list (Process-2..5, as in Python)", async () => {
+  const r = await runExample("manager_dict_list");
+  assertClean(r);
+  assertEquals(r.lines.length, 2, r.lines.join("\n"));
+  const names = [...r.lines[0].matchAll(/'(Process-\d+)': 'value'/g)].map((m) => m[1]).sort();
+  assertEquals(names, ["Process-2", "Process-3", "Process-4", "Process-5"]);
+  assert(/^\{('Process-\d': 'value'(, )?){4}\}$/.test(r.lines[0]), r.lines[0]);
+  assert(/^\[\d+(, \d+){3}\]$/.test(r.lines[1]), r.lines[1]);
+});
+
 test("pipe.ts: the receiver prints what the sender sent", async () => {
   const r = await runExample("pipe");
   assertClean(r);

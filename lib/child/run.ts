@@ -23,6 +23,7 @@ import "../pipe.ts";
 import "../shared/value.ts";
 import { adoptSharedMemory } from "../shared/shared_memory.ts";
 import "../sync.ts";
+import "../manager.ts";
 
 /** The first message a Process child receives. */
 export interface ProcessInit {

@@ -1,0 +1,162 @@
+// The objects a manager server holds, and the methods a proxy may call on
+// them. Values are kept as they arrived (structured-clone data from
+// lib/transport/values.ts's encodeValue), never revived here: a proxy
+// stored in a dict stays a reference to be revived by whoever reads it.
+// Every call runs to its end before the next one starts (one event loop),
+// so each is atomic.
+import { isDeepStrictEqual } from "../runtime/network.ts";
+
+/** The kinds of shared object a manager makes. */
+export type ObjectKind = "dict" | "list" | "namespace" | "value";
+
+/** One object in the server. */
+export type Held =
+  | { kind: "dict"; data: Map<unknown, unknown> }
+  | { kind: "list"; data: unknown[] }
+  | { kind: "namespace"; data: Map<string, unknown> }
+  | { kind: "value"; data: { value: unknown } };
+
+/** An error a call ends with, sent back by name (KeyError, IndexError, ...). */
+export class CallError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+const keyError = (k: unknown) => new CallError("KeyError", `no key ${describe(k)}`);
+
+function describe(x: unknown): string {
+  try {
+    return typeof x === "string" ? JSON.stringify(x) : String(x);
+  } catch {
+    return "(a key)";
+  }
+}
+
+function checkKey(k: unknown): unknown {
+  const t = typeof k;
+  if (t === "string" || t === "number" || t === "bigint" || t === "boolean" || k === null || k === undefined) return k;
+  throw new CallError("TypeError", `a dict key must be a string, number, bigint, boolean, null or undefined, got ${t}`);
+}
+
+function index(list: unknown[], i: unknown, forInsert = false): number {
+  if (typeof i !== "number" || !Number.isInteger(i)) throw new CallError("TypeError", `list index must be an integer, got ${describe(i)}`);
+  const at = i < 0 ? list.length + i : i;
+  if (forInsert) return Math.max(0, Math.min(at, list.length));
+  if (at < 0 || at >= list.length) throw new CallError("IndexError", `list index ${i} out of range (length ${list.length})`);
+  return at;
+}
+
+/** A new object of `kind`, from `init` (already checked by the client). */
+export function makeHeld(kind: ObjectKind, init: unknown): Held {
+  switch (kind) {
+    case "dict":
+      return { kind, data: new Map((init as Array<[unknown, unknown]> | undefined ?? []).map(([k, v]) => [checkKey(k), v])) };
+    case "list":
+      return { kind, data: [...(init as unknown[] | undefined ?? [])] };
+    case "namespace":
+      return { kind, data: new Map(init as Array<[string, unknown]> | undefined ?? []) };
+    case "value":
+      return { kind, data: { value: init } };
+  }
+  throw new CallError("TypeError", `no kind of shared object named ${describe(kind)}`);
+}
+
+type Method = (data: never, args: unknown[]) => unknown;
+
+const DICT: Record<string, (d: Map<unknown, unknown>, a: unknown[]) => unknown> = {
+  get: (d, [k, fallback]) => (d.has(checkKey(k)) ? d.get(k) : fallback),
+  getItem: (d, [k]) => {
+    if (!d.has(checkKey(k))) throw keyError(k);
+    return d.get(k);
+  },
+  set: (d, [k, v]) => void d.set(checkKey(k), v),
+  has: (d, [k]) => d.has(checkKey(k)),
+  delete: (d, [k]) => d.delete(checkKey(k)),
+  pop: (d, a) => {
+    const k = checkKey(a[0]);
+    if (d.has(k)) {
+      const v = d.get(k);
+      d.delete(k);
+      return v;
+    }
+    if (a.length > 1) return a[1];
+    throw keyError(k);
+  },
+  setdefault: (d, [k, v]) => {
+    if (!d.has(checkKey(k))) d.set(k, v);
+    return d.get(k);
+  },
+  update: (d, [entries]) => {
+    for (const [k, v] of entries as Array<[unknown, unknown]>) d.set(checkKey(k), v);
+  },
+  keys: (d) => [...d.keys()],
+  values: (d) => [...d.values()],
+  items: (d) => [...d.entries()],
+  length: (d) => d.size,
+  clear: (d) => void d.clear(),
+};
+
+const LIST: Record<string, (l: unknown[], a: unknown[]) => unknown> = {
+  append: (l, [x]) => void l.push(x),
+  extend: (l, [xs]) => void l.push(...(xs as unknown[])),
+  get: (l, [i]) => l[index(l, i)],
+  set: (l, [i, x]) => void (l[index(l, i)] = x),
+  length: (l) => l.length,
+  toArray: (l) => [...l],
+  slice: (l, [a, b]) => l.slice(a as number | undefined, b as number | undefined),
+  pop: (l, a) => {
+    if (l.length === 0) throw new CallError("IndexError", "pop from empty list");
+    return l.splice(index(l, a.length ? a[0] : -1), 1)[0];
+  },
+  insert: (l, [i, x]) => void l.splice(index(l, i, true), 0, x),
+  index: (l, [x]) => {
+    const at = l.findIndex((y) => isDeepStrictEqual(y, x));
+    if (at < 0) throw new CallError("ValueError", "the value is not in the list");
+    return at;
+  },
+  count: (l, [x]) => l.filter((y) => isDeepStrictEqual(y, x)).length,
+  remove: (l, [x]) => {
+    const at = l.findIndex((y) => isDeepStrictEqual(y, x));
+    if (at < 0) throw new CallError("ValueError", "list.remove(x): x not in list");
+    l.splice(at, 1);
+  },
+  clear: (l) => void (l.length = 0),
+};
+
+function attribute(name: unknown): string {
+  if (typeof name !== "string" || name === "") throw new CallError("TypeError", `an attribute name must be a non-empty string, got ${describe(name)}`);
+  return name;
+}
+
+const NAMESPACE: Record<string, (n: Map<string, unknown>, a: unknown[]) => unknown> = {
+  get: (n, [name]) => {
+    if (!n.has(attribute(name))) throw new CallError("AttributeError", `the namespace has no attribute ${describe(name)}`);
+    return n.get(name as string);
+  },
+  set: (n, [name, v]) => void n.set(attribute(name), v),
+  has: (n, [name]) => n.has(attribute(name)),
+  delete: (n, [name]) => n.delete(attribute(name)),
+  toObject: (n) => [...n.entries()],
+};
+
+const VALUE: Record<string, (v: { value: unknown }, a: unknown[]) => unknown> = {
+  get: (v) => v.value,
+  set: (v, [x]) => void (v.value = x),
+};
+
+const METHODS: Record<ObjectKind, Record<string, Method>> = {
+  dict: DICT as Record<string, Method>,
+  list: LIST as Record<string, Method>,
+  namespace: NAMESPACE as Record<string, Method>,
+  value: VALUE as Record<string, Method>,
+};
+
+/** Runs `method` on `held` (an unknown method is a TypeError for the caller). */
+export function callHeld(held: Held, method: unknown, args: unknown): unknown {
+  const m = typeof method === "string" && Object.hasOwn(METHODS[held.kind], method) ? METHODS[held.kind][method] : null;
+  if (!m) throw new CallError("TypeError", `a ${held.kind} proxy has no method ${describe(method)}`);
+  if (!Array.isArray(args)) throw new CallError("TypeError", "the arguments of a call must be an array");
+  return m(held.data as never, args);
+}
