@@ -12,9 +12,11 @@
 // Pipe round trips, against the raw channel and CPython's Queue and Pipe.
 // The shared suite runs bench/shared.bench.ts and bench/python/mp_value.py:
 // locked Value increments and Lock acquire/release, against raw
-// SharedArrayBuffer + Atomics and CPython's Value and Lock.
+// SharedArrayBuffer + Atomics and CPython's Value and Lock. The manager
+// suite runs bench/manager.bench.ts and bench/python/mp_manager.py: dict
+// proxy round trips against a bare TCP echo and CPython's Manager().dict().
 //
-// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool,queue,shared] [--runtime node20,node24,deno,bun,python] [--verbose]
+// Usage: node scripts/bench.mjs [--quick] [--suite spawn,pool,queue,shared,manager] [--runtime node20,node24,deno,bun,python] [--verbose]
 //   --quick    fewer samples: each suite takes about a minute or two
 //   --suite    which suites to run (default: all)
 //   --verbose  stream each run's own output (mitata's report) as it comes
@@ -38,6 +40,7 @@ const SUITES = {
   pool: { bench: "bench/pool.bench.ts", python: "bench/python/pool.py" },
   queue: { bench: "bench/queue.bench.ts", python: "bench/python/mp_queue.py" },
   shared: { bench: "bench/shared.bench.ts", python: "bench/python/mp_value.py" },
+  manager: { bench: "bench/manager.bench.ts", python: "bench/python/mp_manager.py" },
 };
 const RUNTIMES = ["node20", "node24", "deno", "bun", "python"];
 const KIND_TEXT = { first: "start -> first message", join: "start -> join/exit" };
@@ -479,6 +482,35 @@ function renderSharedTable(rows) {
   return renderGrid(head, cells, (i) => rows[i].group);
 }
 
+// ---------------------------------------------------------------------------
+// The manager table
+// ---------------------------------------------------------------------------
+
+const MANAGER_TEXT = { dict: "dict set/get round trips/s" };
+
+function buildManagerRows(runs, python) {
+  // Ours "from the parent" against CPython's "from the parent", and so on.
+  const pyFor = (group, impl) => {
+    const where = impl.slice(impl.indexOf(","));
+    return python?.results?.find((p) => p.group === group && p.impl.endsWith(where));
+  };
+  return buildRatioRows(runs, python, Object.keys(MANAGER_TEXT), pyFor);
+}
+
+function renderManagerTable(rows) {
+  const head = ["case", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
+  const cells = rows.map((r) => [
+    MANAGER_TEXT[r.group],
+    r.runtime,
+    r.impl,
+    r.median_ms === null ? `error: ${(r.error ?? "?").slice(0, 60)}` : fmtMs(r.median_ms),
+    r.rate === null || r.rate === undefined ? "-" : Math.round(r.rate).toLocaleString("en"),
+    fmtRatio(r.vsRaw),
+    fmtRatio(r.vsPy),
+  ]);
+  return renderGrid(head, cells, (i) => rows[i].group);
+}
+
 function renderQueueTable(rows) {
   const head = ["case", "method", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
   const cells = rows.map((r) => [
@@ -555,6 +587,12 @@ async function runSuite(suite, opts) {
     header = `multiproc shared-state benchmark${stamp}\n` +
       `rate: increments or acquire/release pairs per second; vs raw / vs CPython = how many times better than ` +
       `raw SharedArrayBuffer + Atomics in threads of the same runtime, and CPython's Value / Lock (spawn), same case\n`;
+  } else if (suite === "manager") {
+    rows = buildManagerRows(runs, python);
+    table = renderManagerTable(rows);
+    header = `multiproc manager benchmark${stamp}\n` +
+      `rate: proxy round trips per second, one at a time; vs raw / vs CPython = how many times better than a bare ` +
+      `TCP echo server in another process of the same runtime, and CPython's Manager().dict() (spawn), same case\n`;
   } else if (suite === "queue") {
     rows = buildQueueRows(runs, python);
     table = renderQueueTable(rows);

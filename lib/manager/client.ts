@@ -18,6 +18,7 @@ export class Link {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #gone: Error | null = null;
+  #open_ = false;
 
   constructor(address: ManagerAddress, key: Uint8Array) {
     this.address = address;
@@ -60,6 +61,7 @@ export class Link {
     socket.on("error", () => {});
     for (const f of early) this.#answer(f);
     socket.unref();
+    this.#open_ = true;
   }
 
   #answer(frame: Uint8Array): void {
@@ -91,7 +93,7 @@ export class Link {
 
   /** Sends a request and resolves with its answer. */
   async request(op: string, ...operands: unknown[]): Promise<unknown> {
-    await this.open();
+    if (!this.#open_) await this.open();
     if (this.#gone) throw this.#gone;
     const id = this.#nextId++;
     const bytes = encodeMessage([id, op, ...operands]);

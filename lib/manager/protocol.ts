@@ -14,10 +14,11 @@ const HANDSHAKE_MS = 10_000;
 
 /** Writes one frame. */
 export function sendFrame(socket: Socket, payload: Uint8Array): void {
-  const head = new Uint8Array(4);
-  new DataView(head.buffer).setUint32(0, payload.length, true);
-  socket.write(head);
-  socket.write(payload);
+  // One write (one segment on the wire for small frames).
+  const frame = new Uint8Array(4 + payload.length);
+  new DataView(frame.buffer).setUint32(0, payload.length, true);
+  frame.set(payload, 4);
+  socket.write(frame);
 }
 
 /** Splits what a connection reads into frames; throws on a frame over the limit. */

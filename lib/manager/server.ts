@@ -110,7 +110,9 @@ class ManagerServer {
     const [id, op, ...operands] = request;
     let reply: unknown[];
     try {
-      reply = [id, 1, await this.#run(op, operands)];
+      // (most calls answer at once: no await then, the answer goes out in this turn)
+      const r = this.#run(op, operands);
+      reply = [id, 1, r instanceof Promise ? await r : r];
     } catch (error) {
       const e = error instanceof CallError ? error : new CallError("Error", (error as Error)?.message ?? String(error));
       reply = [id, 0, { name: e.name, message: e.message }];
@@ -124,8 +126,13 @@ class ManagerServer {
     if (op === "shutdown") this.stop();
   }
 
-  async #object(id: unknown): Promise<Held> {
+  // The object `id`, at once; or a promise of it, for an object not made yet.
+  #object(id: unknown): Held | Promise<Held> {
     if (typeof id !== "string") throw new CallError("TypeError", "an object id must be a string");
+    return this.#objects.get(id) ?? this.#objectLater(id);
+  }
+
+  async #objectLater(id: string): Promise<Held> {
     let held = this.#objects.get(id);
     if (!held) {
       await new Promise<void>((resolve) => {
@@ -140,7 +147,7 @@ class ManagerServer {
     return held;
   }
 
-  async #run(op: string, operands: unknown[]): Promise<unknown> {
+  #run(op: string, operands: unknown[]): unknown {
     switch (op) {
       case "new": {
         const [id, kind, init] = operands as [string, ObjectKind, unknown];
@@ -152,14 +159,16 @@ class ManagerServer {
       }
       case "call": {
         const [id, method, args] = operands;
-        return callHeld(await this.#object(id), method, args);
+        const held = this.#object(id);
+        return held instanceof Promise ? held.then((h) => callHeld(h, method, args)) : callHeld(held, method, args);
       }
       case "register": {
         const [name, id] = operands;
         if (typeof name !== "string" || name === "") throw new CallError("TypeError", "a registered name must be a non-empty string");
-        const held = await this.#object(id);
-        this.#names.set(name, { id: id as string, kind: held.kind });
-        return null;
+        return Promise.resolve(this.#object(id)).then((held) => {
+          this.#names.set(name, { id: id as string, kind: held.kind });
+          return null;
+        });
       }
       case "lookup": {
         const [name] = operands;
