@@ -27,7 +27,11 @@ export class Link {
 
   /** Connects and authenticates (once); rejects with AuthenticationError for a wrong key. */
   open(): Promise<void> {
-    return this.#ready ??= this.#open();
+    // A link that could not open is forgotten: the next call tries afresh.
+    return this.#ready ??= this.#open().catch((error) => {
+      if (links.get(keyOf(this.address, this.#key)) === this) links.delete(keyOf(this.address, this.#key));
+      throw error;
+    });
   }
 
   async #open(): Promise<void> {
@@ -88,7 +92,7 @@ export class Link {
     this.#socket?.destroy();
     for (const p of this.#pending.values()) p.reject(error);
     this.#pending.clear();
-    links.delete(keyOf(this.address, this.#key));
+    if (links.get(keyOf(this.address, this.#key)) === this) links.delete(keyOf(this.address, this.#key));
   }
 
   /** Sends a request and resolves with its answer. */
