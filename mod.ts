@@ -92,12 +92,14 @@ export {
 } from "./lib/sync.ts";
 export {
   DictProxy,
+  JoinableQueueProxy,
   ListProxy,
   Manager,
   type ManagerAddress,
   type ManagerOptions,
   type ManagerProxy,
   NamespaceProxy,
+  QueueProxy,
   ValueProxy,
 } from "./lib/manager.ts";
 export { getContext, type Context } from "./lib/contexts.ts";

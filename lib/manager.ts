@@ -16,6 +16,7 @@ import type { ObjectKind } from "./manager/objects.ts";
 import {
   DictProxy,
   handleOf,
+  JoinableQueueProxy,
   ListProxy,
   makeProxy,
   type ManagerProxy,
@@ -23,10 +24,20 @@ import {
   newId,
   out,
   type ProxyRef,
+  QueueProxy,
   ValueProxy,
 } from "./manager/proxies.ts";
 
-export { DictProxy, ListProxy, type ManagerAddress, type ManagerProxy, NamespaceProxy, ValueProxy };
+export {
+  DictProxy,
+  JoinableQueueProxy,
+  ListProxy,
+  type ManagerAddress,
+  type ManagerProxy,
+  NamespaceProxy,
+  QueueProxy,
+  ValueProxy,
+};
 
 const serve = task(import.meta.url, serveManager);
 
@@ -159,6 +170,18 @@ export class Manager {
   Value<T = unknown>(typecode: string, value: T): ValueProxy<T> {
     if (typeof typecode !== "string") throw new TypeError(`Value(typecode, value): typecode must be a string, got ${typeof typecode}`);
     return this.#make("value", out(value), typecode);
+  }
+
+  /** A new queue at the manager (Python's `manager.Queue(maxsize)`); 0 or less: no limit. */
+  Queue<T = unknown>(maxsize: number = 0): QueueProxy<T> {
+    if (!Number.isInteger(maxsize)) throw new TypeError(`Queue(maxsize): maxsize must be an integer, got ${String(maxsize)}`);
+    return this.#make("queue", maxsize);
+  }
+
+  /** A new joinable queue at the manager (Python's `manager.JoinableQueue(maxsize)`). */
+  JoinableQueue<T = unknown>(maxsize: number = 0): JoinableQueueProxy<T> {
+    if (!Number.isInteger(maxsize)) throw new TypeError(`JoinableQueue(maxsize): maxsize must be an integer, got ${String(maxsize)}`);
+    return this.#make("joinable", maxsize);
   }
 
   /** Shares `proxy` under `name`, for `get(name)` from any client. */

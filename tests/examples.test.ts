@@ -142,6 +142,12 @@ test("manager_dict_list.ts: four workers write into a manager's dict and list (P
   assert(/^\[\d+(, \d+){3}\]$/.test(r.lines[1]), r.lines[1]);
 });
 
+test("remote_queue.ts: a second process connects with the address and key alone, puts three jobs, takes them back", async () => {
+  const r = await runExample("remote_queue");
+  assertClean(r);
+  assertEquals(r.lines, ["got one", "got two", "got three", "client exited with 0"]);
+});
+
 test("pipe.ts: the receiver prints what the sender sent", async () => {
   const r = await runExample("pipe");
   assertClean(r);

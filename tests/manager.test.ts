@@ -3,21 +3,27 @@
 // dict and list proxies against a local model (fast-check), appends from
 // several children with nothing lost and each child's order kept, proxies
 // through a Queue and to pool tasks, register/get from a second client,
-// and the server's defences: a wrong key, garbage, a stalled client, a
-// client gone mid-call, an oversized frame; and shutdown.
+// 50 clients at once, and the server's defences: a wrong key, garbage, a
+// stalled client, a client gone mid-call, an oversized frame; and shutdown.
 import fc from "fast-check";
 import { connect, type Socket } from "node:net";
 import {
   AuthenticationError,
   type DictProxy,
+  EOFError,
   getContext,
   type ListProxy,
   Manager,
   type NamespaceProxy,
   type Process,
   Queue,
+  QueueEmpty,
+  QueueFull,
+  type QueueProxy,
   type ValueProxy,
 } from "../mod.ts";
+import { Link } from "../lib/manager/client.ts";
+import { handleOf } from "../lib/manager/proxies.ts";
 import { assert, assertEquals, assertRejects, startMethod, test } from "./harness.ts";
 
 const ctx = getContext(startMethod);
@@ -283,4 +289,68 @@ test("bad arguments are refused clearly", async () => {
   await assertRejects(() => d.set({} as never, 1), Error, "dict key");
   await assertRejects(() => d.set("f", (() => 1) as never), Error, "function");
   assertEquals(await d.length(), 0, "the dict is as it was");
+});
+
+test("50 clients at once, each on its own connection, doing mixed operations: every one is atomic, nothing is lost", async () => {
+  await using manager = await Manager.start();
+  const l = manager.list<string>();
+  const d = manager.dict<string, number>();
+  const { ref: lref } = handleOf(l);
+  const { ref: dref } = handleOf(d);
+  const clients = Array.from({ length: 50 }, () => new Link(manager.address, manager.authkey));
+  await Promise.all(clients.map(async (c, who) => {
+    for (let i = 0; i < 10; i++) {
+      await c.request("call", lref.id, "append", [`${who}:${i}`]);
+      await c.request("call", dref.id, "set", [`${who}`, i]);
+      await c.request("call", lref.id, "length", []);
+    }
+  }));
+  for (const c of clients) c.close();
+  const all = await l.toArray();
+  assertEquals(all.length, 500);
+  for (let who = 0; who < 50; who++) {
+    assertEquals(all.filter((x) => x.startsWith(`${who}:`)), Array.from({ length: 10 }, (_, i) => `${who}:${i}`));
+  }
+  assertEquals(await d.length(), 50);
+  assertEquals(new Set(await d.values()), new Set([9]));
+}, { timeout: 60_000 });
+
+export async function consumeManaged(q: QueueProxy<number>, out: ListProxy<number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await out.append(await q.get());
+}
+
+test("manager.Queue: items from here reach children in order; QueueEmpty, QueueFull and EOFError as their classes", async () => {
+  await using manager = await Manager.start();
+  const q = manager.Queue<number>();
+  const out = manager.list<number>();
+  const p = start(consumeManaged, [q, out, 20]);
+  for (let i = 0; i < 20; i++) await q.put(i);
+  await p.join();
+  assertEquals(p.exitCode, 0);
+  assertEquals(await out.toArray(), Array.from({ length: 20 }, (_, i) => i));
+  await assertRejects(() => q.get({ timeout: 20 }), QueueEmpty);
+  await assertRejects(() => q.getNowait(), QueueEmpty);
+  const small = manager.Queue<string>(1);
+  await small.put("a");
+  assertEquals([await small.full(), await small.qsize(), await small.empty()], [true, 1, false]);
+  await assertRejects(() => small.putNowait("b"), QueueFull);
+  await assertRejects(() => small.put("b", { timeout: 20 }), QueueFull);
+  await small.close();
+  assertEquals(await small.get(), "a");
+  await assertRejects(() => small.get(), EOFError);
+});
+
+test("manager.JoinableQueue: join resolves once every item is done", async () => {
+  await using manager = await Manager.start();
+  const q = manager.JoinableQueue<string>();
+  await q.put("a");
+  await q.put("b");
+  assertEquals(await q.join(20), false);
+  await q.get();
+  await q.taskDone();
+  assertEquals(await q.join(20), false);
+  await q.get();
+  await q.taskDone();
+  assertEquals(await q.join(1000), true);
+  await assertRejects(() => q.taskDone(), Error);
 });

@@ -3,7 +3,7 @@
 // When the manager goes away every pending and later call rejects at once.
 // The socket does not keep the program alive while no call is pending.
 import { connect, type Socket } from "../runtime/network.ts";
-import { AuthenticationError, RemoteError } from "../errors.ts";
+import { AuthenticationError, errorClasses, RemoteError } from "../errors.ts";
 import { AuthRefused, clientHandshake, decodeMessage, encodeMessage, FrameReader, sendFrame } from "./protocol.ts";
 import type { ManagerAddress } from "./server.ts";
 
@@ -80,9 +80,13 @@ export class Link {
     this.#pending.delete(id);
     if (this.#pending.size === 0) this.#socket?.unref();
     if (ok === 1) return p.resolve(value);
+    // multiproc's own errors (QueueEmpty, QueueFull, EOFError, ...) come back
+    // as their class; others (KeyError, IndexError, ...) as RemoteError with
+    // that name.
     const { name, message } = value as { name: string; message: string };
-    const e = new RemoteError(message);
-    e.name = name;
+    const cls = Object.hasOwn(errorClasses, name) ? errorClasses[name] : null;
+    const e = cls ? new cls(message) : new RemoteError(message);
+    if (!cls) e.name = name;
     p.reject(e);
   }
 

@@ -1,20 +1,46 @@
 // The objects a manager server holds, and the methods a proxy may call on
-// them. Values are kept as they arrived (structured-clone data from
+// them (a queue's are multiproc's own Queue and JoinableQueue, in the
+// server's process). Values are kept as they arrived (structured-clone data from
 // lib/transport/values.ts's encodeValue), never revived here: a proxy
 // stored in a dict stays a reference to be revived by whoever reads it.
 // Every call runs to its end before the next one starts (one event loop),
 // so each is atomic.
 import { isDeepStrictEqual } from "../runtime/network.ts";
+import { JoinableQueue, Queue } from "../queue.ts";
+import { LocalBackend } from "../queue/backend.ts";
+import { encodeItem } from "../queue/codec.ts";
 
 /** The kinds of shared object a manager makes. */
-export type ObjectKind = "dict" | "list" | "namespace" | "value";
+export type ObjectKind = "dict" | "list" | "namespace" | "value" | "queue" | "joinable";
 
 /** One object in the server. */
 export type Held =
   | { kind: "dict"; data: Map<unknown, unknown> }
   | { kind: "list"; data: unknown[] }
   | { kind: "namespace"; data: Map<string, unknown> }
-  | { kind: "value"; data: { value: unknown } };
+  | { kind: "value"; data: { value: unknown } }
+  | { kind: "queue" | "joinable"; data: Queue<unknown> };
+
+/**
+ * An item a call took out of a queue: sent to the caller, or put back in
+ * front (`undo`) if the caller's connection is gone by then.
+ */
+export class Taken {
+  readonly value: unknown;
+  readonly undo: () => void;
+  constructor(value: unknown, undo: () => void) {
+    this.value = value;
+    this.undo = undo;
+  }
+}
+
+function takenFrom(q: Queue<unknown>, item: unknown): Taken {
+  return new Taken(item, () => {
+    const f = encodeItem(item, "item");
+    const frame = f instanceof Uint8Array ? f : Uint8Array.from([...f[0], ...f[1]]);
+    (q.backend as LocalBackend).unget([frame]);
+  });
+}
 
 /** An error a call ends with, sent back by name (KeyError, IndexError, ...). */
 export class CallError extends Error {
@@ -59,11 +85,38 @@ export function makeHeld(kind: ObjectKind, init: unknown): Held {
       return { kind, data: new Map(init as Array<[string, unknown]> | undefined ?? []) };
     case "value":
       return { kind, data: { value: init } };
+    case "queue":
+    case "joinable": {
+      const maxsize = init ?? 0;
+      if (typeof maxsize !== "number" || !Number.isInteger(maxsize)) throw new CallError("TypeError", "maxsize must be an integer");
+      return { kind, data: kind === "joinable" ? new JoinableQueue(maxsize) : new Queue(maxsize) };
+    }
   }
   throw new CallError("TypeError", `no kind of shared object named ${describe(kind)}`);
 }
 
-type Method = (data: never, args: unknown[]) => unknown;
+type Method = (data: never, args: unknown[], signal: AbortSignal) => unknown;
+
+const ms = (x: unknown): number | undefined => (typeof x === "number" ? x : undefined);
+
+// A queue's calls, waiting at the server for as long as the caller asked
+// (or until its connection closes).
+const QUEUE: Record<string, (q: Queue<unknown>, a: unknown[], signal: AbortSignal) => unknown> = {
+  put: (q, [item, timeout]) => q.put(item, { timeout: ms(timeout) }),
+  putNowait: (q, [item]) => q.putNowait(item),
+  get: async (q, [timeout], signal) => takenFrom(q, await q.get({ timeout: ms(timeout), signal })),
+  getNowait: (q) => takenFrom(q, q.getNowait()),
+  qsize: (q) => q.qsize(),
+  empty: (q) => q.empty(),
+  full: (q) => q.full(),
+  close: (q) => q.close(),
+};
+
+const JOINABLE: Record<string, (q: Queue<unknown>, a: unknown[], signal: AbortSignal) => unknown> = {
+  ...QUEUE,
+  taskDone: (q) => (q as JoinableQueue<unknown>).taskDone(),
+  join: (q, [timeout]) => (q as JoinableQueue<unknown>).join(ms(timeout)),
+};
 
 const DICT: Record<string, (d: Map<unknown, unknown>, a: unknown[]) => unknown> = {
   get: (d, [k, fallback]) => (d.has(checkKey(k)) ? d.get(k) : fallback),
@@ -151,12 +204,14 @@ const METHODS: Record<ObjectKind, Record<string, Method>> = {
   list: LIST as Record<string, Method>,
   namespace: NAMESPACE as Record<string, Method>,
   value: VALUE as Record<string, Method>,
+  queue: QUEUE as Record<string, Method>,
+  joinable: JOINABLE as Record<string, Method>,
 };
 
-/** Runs `method` on `held` (an unknown method is a TypeError for the caller). */
-export function callHeld(held: Held, method: unknown, args: unknown): unknown {
+/** Runs `method` on `held` (an unknown method is a TypeError for the caller); `signal`: the caller's connection closed. */
+export function callHeld(held: Held, method: unknown, args: unknown, signal: AbortSignal): unknown {
   const m = typeof method === "string" && Object.hasOwn(METHODS[held.kind], method) ? METHODS[held.kind][method] : null;
   if (!m) throw new CallError("TypeError", `a ${held.kind} proxy has no method ${describe(method)}`);
   if (!Array.isArray(args)) throw new CallError("TypeError", "the arguments of a call must be an array");
-  return m(held.data as never, args);
+  return m(held.data as never, args, signal);
 }

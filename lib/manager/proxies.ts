@@ -326,6 +326,92 @@ export class ValueProxy<T = unknown> {
 }
 
 /**
+ * A proxy of a queue in a manager (Python's `manager.Queue()`): its items
+ * live in the manager's process, so processes of other programs that
+ * connect to the manager share it too. `get` waits at the manager; an item
+ * taken for a caller whose connection broke goes back in front.
+ *
+ * @example
+ * ```ts ignore
+ * await using manager = await Manager.start();
+ * const q = manager.Queue<number>();
+ * await q.put(1);
+ * console.log(await q.get()); // 1
+ * ```
+ */
+export class QueueProxy<T = unknown> {
+  /** @internal */
+  constructor(_token: never) {
+    adopt(this);
+  }
+
+  /** `q.put(x, timeout=...)`: waits while full (QueueFull once `timeout` ms pass). */
+  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    await handleOf(this).call("put", out(item), options.timeout);
+  }
+
+  /** `q.put_nowait(x)`: QueueFull when full. */
+  async putNowait(item: T): Promise<void> {
+    await handleOf(this).call("putNowait", out(item));
+  }
+
+  /** `q.get(timeout=...)`: waits for an item (QueueEmpty once `timeout` ms pass; EOFError once closed and drained). */
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    return back(await handleOf(this).call("get", options.timeout)) as T;
+  }
+
+  /** `q.get_nowait()`: QueueEmpty when empty. */
+  async getNowait(): Promise<T> {
+    return back(await handleOf(this).call("getNowait")) as T;
+  }
+
+  /** `q.qsize()`. */
+  async qsize(): Promise<number> {
+    return await handleOf(this).call("qsize") as number;
+  }
+
+  /** `q.empty()`. */
+  async empty(): Promise<boolean> {
+    return await handleOf(this).call("empty") as boolean;
+  }
+
+  /** `q.full()`. */
+  async full(): Promise<boolean> {
+    return await handleOf(this).call("full") as boolean;
+  }
+
+  /** Closes the queue for everyone (puts throw; gets drain, then EOFError). */
+  async close(): Promise<void> {
+    await handleOf(this).call("close");
+  }
+}
+
+/**
+ * A proxy of a JoinableQueue in a manager (Python's
+ * `manager.JoinableQueue()`): a QueueProxy with taskDone and join.
+ *
+ * @example
+ * ```ts ignore
+ * const q = manager.JoinableQueue<string>();
+ * await q.put("job");
+ * await q.get();
+ * await q.taskDone();
+ * console.log(await q.join(1000)); // true
+ * ```
+ */
+export class JoinableQueueProxy<T = unknown> extends QueueProxy<T> {
+  /** `q.task_done()`: one item taken earlier is done (ValueError if more than were put). */
+  async taskDone(): Promise<void> {
+    await handleOf(this).call("taskDone");
+  }
+
+  /** `q.join()`: true once every item put is done; false if `timeout` ms pass first. */
+  async join(timeout?: number): Promise<boolean> {
+    return await handleOf(this).call("join", timeout) as boolean;
+  }
+}
+
+/**
  * Any proxy a manager makes.
  *
  * @example
@@ -333,13 +419,15 @@ export class ValueProxy<T = unknown> {
  * const shared: ManagerProxy = await manager.get("results");
  * ```
  */
-export type ManagerProxy = DictProxy | ListProxy | NamespaceProxy | ValueProxy;
+export type ManagerProxy = DictProxy | ListProxy | NamespaceProxy | ValueProxy | QueueProxy;
 
 const CLASSES: Record<ObjectKind, new (t: never) => ManagerProxy> = {
   dict: DictProxy,
   list: ListProxy,
   namespace: NamespaceProxy,
   value: ValueProxy,
+  queue: QueueProxy,
+  joinable: JoinableQueueProxy,
 };
 
 for (const cls of Object.values(CLASSES)) Object.defineProperty(cls.prototype, crossing, { value: proxyCrossing });

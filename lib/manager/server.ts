@@ -14,7 +14,7 @@ import {
   serverHandshake,
   sendFrame,
 } from "./protocol.ts";
-import { CallError, callHeld, type Held, makeHeld, type ObjectKind } from "./objects.ts";
+import { CallError, callHeld, type Held, makeHeld, type ObjectKind, Taken } from "./objects.ts";
 
 /**
  * Where a manager listens.
@@ -86,7 +86,10 @@ class ManagerServer {
       setTimeout(() => socket.destroy(), 100).unref?.();
       return;
     }
-    const onFrame = (frame: Uint8Array) => void this.#handle(socket, frame);
+    // Calls still waiting (a queue's get) stop when their caller is gone.
+    const gone = new AbortController();
+    socket.on("close", () => gone.abort());
+    const onFrame = (frame: Uint8Array) => void this.#handle(socket, frame, gone.signal);
     socket.on("data", (chunk: Uint8Array) => {
       let frames: Uint8Array[];
       try {
@@ -99,7 +102,7 @@ class ManagerServer {
     for (const f of early) onFrame(f);
   }
 
-  async #handle(socket: Socket, frame: Uint8Array): Promise<void> {
+  async #handle(socket: Socket, frame: Uint8Array, gone: AbortSignal): Promise<void> {
     let request: Request;
     try {
       request = decodeMessage(frame) as Request;
@@ -111,11 +114,17 @@ class ManagerServer {
     let reply: unknown[];
     try {
       // (most calls answer at once: no await then, the answer goes out in this turn)
-      const r = this.#run(op, operands);
-      reply = [id, 1, r instanceof Promise ? await r : r];
+      const r = this.#run(op, operands, gone);
+      let value = r instanceof Promise ? await r : r;
+      if (value instanceof Taken) {
+        // An item taken for a caller that is gone goes back in front.
+        if (socket.destroyed) return value.undo();
+        value = value.value;
+      }
+      reply = [id, 1, value];
     } catch (error) {
-      const e = error instanceof CallError ? error : new CallError("Error", (error as Error)?.message ?? String(error));
-      reply = [id, 0, { name: e.name, message: e.message }];
+      const e = error as Error;
+      reply = [id, 0, { name: e?.name ?? "Error", message: e?.message ?? String(error) }];
     }
     if (socket.destroyed) return;
     try {
@@ -147,7 +156,7 @@ class ManagerServer {
     return held;
   }
 
-  #run(op: string, operands: unknown[]): unknown {
+  #run(op: string, operands: unknown[], gone: AbortSignal): unknown {
     switch (op) {
       case "new": {
         const [id, kind, init] = operands as [string, ObjectKind, unknown];
@@ -160,7 +169,7 @@ class ManagerServer {
       case "call": {
         const [id, method, args] = operands;
         const held = this.#object(id);
-        return held instanceof Promise ? held.then((h) => callHeld(h, method, args)) : callHeld(held, method, args);
+        return held instanceof Promise ? held.then((h) => callHeld(h, method, args, gone)) : callHeld(held, method, args, gone);
       }
       case "register": {
         const [name, id] = operands;
