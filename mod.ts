@@ -92,14 +92,17 @@ export {
 } from "./lib/sync.ts";
 export {
   DictProxy,
+  EventProxy,
   JoinableQueueProxy,
   ListProxy,
+  LockProxy,
   Manager,
   type ManagerAddress,
   type ManagerOptions,
   type ManagerProxy,
   NamespaceProxy,
   QueueProxy,
+  SemaphoreProxy,
   ValueProxy,
 } from "./lib/manager.ts";
 export { getContext, type Context } from "./lib/contexts.ts";

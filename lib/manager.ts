@@ -1,9 +1,10 @@
 // Manager: Python's multiprocessing.Manager / BaseManager. A server process
-// holds dicts, lists, namespaces and values; proxies call their methods over
-// an authenticated TCP connection (lib/manager/: protocol.ts the wire and
-// handshake, server.ts the server, objects.ts the objects, client.ts the
-// connection). Proxies are plain handles: passed to a Process, a Pool task
-// or through a Queue, they reach the same object.
+// holds dicts, lists, namespaces, values, queues, locks, semaphores and
+// events; proxies call their methods over an authenticated TCP connection
+// (lib/manager/: protocol.ts the wire and handshake, server.ts the server,
+// objects.ts the objects, client.ts the connection, proxies.ts the
+// proxies). Proxies are plain handles: passed to a Process, a Pool task or
+// through a Queue, they reach the same object.
 import { ProcessError } from "./errors.ts";
 import { getContext } from "./contexts.ts";
 import { Pipe } from "./pipe.ts";
@@ -15,9 +16,11 @@ import { type ManagerAddress, serveManager } from "./manager/server.ts";
 import type { ObjectKind } from "./manager/objects.ts";
 import {
   DictProxy,
+  EventProxy,
   handleOf,
   JoinableQueueProxy,
   ListProxy,
+  LockProxy,
   makeProxy,
   type ManagerProxy,
   NamespaceProxy,
@@ -25,17 +28,21 @@ import {
   out,
   type ProxyRef,
   QueueProxy,
+  SemaphoreProxy,
   ValueProxy,
 } from "./manager/proxies.ts";
 
 export {
   DictProxy,
+  EventProxy,
   JoinableQueueProxy,
   ListProxy,
+  LockProxy,
   type ManagerAddress,
   type ManagerProxy,
   NamespaceProxy,
   QueueProxy,
+  SemaphoreProxy,
   ValueProxy,
 };
 
@@ -61,7 +68,8 @@ let started = 0;
 
 /**
  * A manager (Python's `multiprocessing.Manager()` and `BaseManager`): a
- * server process holding shared dicts, lists, namespaces and values, which
+ * server process holding shared dicts, lists, namespaces, values, queues,
+ * locks, semaphores and events, which
  * proxies reach over an authenticated connection, from any process of the
  * program, or from another program with the address and the key.
  *
@@ -184,6 +192,26 @@ export class Manager {
     return this.#make("joinable", maxsize);
   }
 
+  /** A new lock at the manager (Python's `manager.Lock()`). */
+  Lock(): LockProxy {
+    return this.#make("lock", undefined);
+  }
+
+  /** A new semaphore at the manager (Python's `manager.Semaphore(value)`). */
+  Semaphore(value: number = 1): SemaphoreProxy {
+    return this.#make("semaphore", checkCount(value, "Semaphore"));
+  }
+
+  /** A new bounded semaphore at the manager (Python's `manager.BoundedSemaphore(value)`). */
+  BoundedSemaphore(value: number = 1): SemaphoreProxy {
+    return this.#make("bsemaphore", checkCount(value, "BoundedSemaphore"));
+  }
+
+  /** A new event at the manager (Python's `manager.Event()`). */
+  Event(): EventProxy {
+    return this.#make("event", undefined);
+  }
+
   /** Shares `proxy` under `name`, for `get(name)` from any client. */
   async register(name: string, proxy: ManagerProxy): Promise<void> {
     if (typeof name !== "string" || name === "") throw new TypeError("register: name must be a non-empty string");
@@ -215,6 +243,13 @@ export class Manager {
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
+}
+
+function checkCount(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${what}(value): value must be an integer >= 0, got ${String(value)}`);
+  }
+  return value;
 }
 
 function checkKey(key: unknown): Uint8Array {

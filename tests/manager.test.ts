@@ -11,8 +11,10 @@ import {
   AuthenticationError,
   type DictProxy,
   EOFError,
+  type EventProxy,
   getContext,
   type ListProxy,
+  type LockProxy,
   Manager,
   type NamespaceProxy,
   type Process,
@@ -24,7 +26,7 @@ import {
 } from "../mod.ts";
 import { Link } from "../lib/manager/client.ts";
 import { handleOf } from "../lib/manager/proxies.ts";
-import { assert, assertEquals, assertRejects, startMethod, test } from "./harness.ts";
+import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test } from "./harness.ts";
 
 const ctx = getContext(startMethod);
 
@@ -353,4 +355,60 @@ test("manager.JoinableQueue: join resolves once every item is done", async () =>
   await q.taskDone();
   assertEquals(await q.join(1000), true);
   await assertRejects(() => q.taskDone(), Error);
+});
+
+export async function incrementUnder(lock: LockProxy, d: DictProxy<string, number>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await lock.withLock(async () => {
+      const v = (await d.get("n")) ?? 0; // read, then write: only the lock keeps this whole
+      await d.set("n", v + 1);
+    });
+  }
+}
+
+export async function holdAndDie(lock: LockProxy, ready: EventProxy): Promise<void> {
+  await lock.acquire();
+  await ready.set();
+  setInterval(() => {}, 1000); // held until killed (an idle thread would end, closing its connection)
+  await new Promise(() => {});
+}
+
+test("manager.Lock keeps read-then-write increments from 3 children exact; a killed holder's lock is let go", async () => {
+  await using manager = await Manager.start();
+  const lock = manager.Lock();
+  const d = manager.dict<string, number>();
+  const ps = [0, 1, 2].map(() => start(incrementUnder, [lock, d, 15]));
+  for (const p of ps) await p.join();
+  assertEquals(await d.get("n"), 45);
+  const ready = manager.Event();
+  const holder = start(holdAndDie, [lock, ready]);
+  assertEquals(await ready.wait(20_000), true);
+  assertEquals(await lock.acquire({ timeout: 50 }), false, "held while its holder lives");
+  holder.kill();
+  await holder.join();
+  assertEquals(await lock.acquire({ timeout: 10_000 }), true, "let go once its holder's connection closed");
+  await lock.release();
+}, {
+  timeout: 60_000,
+  skip: startMethod === "thread" && runtimeName === "deno"
+    ? "Deno's terminate() does not stop a busy thread, so its connection stays open"
+    : false,
+});
+
+test("manager.Semaphore, BoundedSemaphore and Event", async () => {
+  await using manager = await Manager.start();
+  const s = manager.Semaphore(2);
+  assertEquals([await s.acquire(), await s.acquire(), await s.acquire({ block: false })], [true, true, false]);
+  assertEquals(await s.getValue(), 0);
+  await s.release();
+  assertEquals(await s.getValue(), 1);
+  const b = manager.BoundedSemaphore(1);
+  await assertRejects(() => b.release(), Error);
+  const e = manager.Event();
+  assertEquals([await e.isSet(), await e.wait(20)], [false, false]);
+  await e.set();
+  assertEquals([await e.isSet(), await e.wait()], [true, true]);
+  await e.clear();
+  assertEquals(await e.isSet(), false);
+  assertThrows(() => manager.Semaphore(-1), RangeError);
 });

@@ -7,11 +7,22 @@
 // so each is atomic.
 import { isDeepStrictEqual } from "../runtime/network.ts";
 import { JoinableQueue, Queue } from "../queue.ts";
-import { LocalBackend } from "../queue/backend.ts";
+import type { LocalBackend } from "../queue/backend.ts";
 import { encodeItem } from "../queue/codec.ts";
+import { BoundedSemaphore, Event, Lock, Semaphore } from "../sync.ts";
 
 /** The kinds of shared object a manager makes. */
-export type ObjectKind = "dict" | "list" | "namespace" | "value" | "queue" | "joinable";
+export type ObjectKind =
+  | "dict"
+  | "list"
+  | "namespace"
+  | "value"
+  | "queue"
+  | "joinable"
+  | "lock"
+  | "semaphore"
+  | "bsemaphore"
+  | "event";
 
 /** One object in the server. */
 export type Held =
@@ -19,7 +30,16 @@ export type Held =
   | { kind: "list"; data: unknown[] }
   | { kind: "namespace"; data: Map<string, unknown> }
   | { kind: "value"; data: { value: unknown } }
-  | { kind: "queue" | "joinable"; data: Queue<unknown> };
+  | { kind: "queue" | "joinable"; data: Queue<unknown> }
+  | { kind: "lock"; data: HeldLock }
+  | { kind: "semaphore" | "bsemaphore"; data: Semaphore }
+  | { kind: "event"; data: Event };
+
+/** A lock at the manager, and the connection that took it last (if it has not let go since). */
+interface HeldLock {
+  lock: Lock;
+  owner: AbortSignal | null;
+}
 
 /**
  * An item a call took out of a queue: sent to the caller, or put back in
@@ -85,6 +105,16 @@ export function makeHeld(kind: ObjectKind, init: unknown): Held {
       return { kind, data: new Map(init as Array<[string, unknown]> | undefined ?? []) };
     case "value":
       return { kind, data: { value: init } };
+    case "lock":
+      return { kind, data: { lock: new Lock(), owner: null } };
+    case "semaphore":
+    case "bsemaphore": {
+      const value = init ?? 1;
+      if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw new CallError("RangeError", "a semaphore's value must be an integer >= 0");
+      return { kind, data: kind === "bsemaphore" ? new BoundedSemaphore(value) : new Semaphore(value) };
+    }
+    case "event":
+      return { kind, data: new Event() };
     case "queue":
     case "joinable": {
       const maxsize = init ?? 0;
@@ -199,6 +229,44 @@ const VALUE: Record<string, (v: { value: unknown }, a: unknown[]) => unknown> = 
   set: (v, [x]) => void (v.value = x),
 };
 
+// A lock whose taker's connection closes while it still holds it is let go
+// (Python's would stay locked for ever).
+const LOCK: Record<string, (l: HeldLock, a: unknown[], signal: AbortSignal) => unknown> = {
+  acquire: async (l, [block, timeout], signal) => {
+    const got = await l.lock.acquire({ block: block !== false, timeout: ms(timeout), signal });
+    if (got) {
+      l.owner = signal;
+      signal.addEventListener("abort", () => {
+        if (l.owner !== signal) return;
+        l.owner = null;
+        try {
+          l.lock.release();
+        } catch {
+          // (let go meanwhile)
+        }
+      }, { once: true });
+    }
+    return got;
+  },
+  release: (l) => {
+    l.lock.release();
+    l.owner = null;
+  },
+};
+
+const SEMAPHORE: Record<string, (s: Semaphore, a: unknown[], signal: AbortSignal) => unknown> = {
+  acquire: (sem, [block, timeout], signal) => sem.acquire({ block: block !== false, timeout: ms(timeout), signal }),
+  release: (sem) => sem.release(),
+  getValue: (sem) => sem.getValue(),
+};
+
+const EVENT: Record<string, (e: Event, a: unknown[]) => unknown> = {
+  set: (e) => e.set(),
+  clear: (e) => e.clear(),
+  isSet: (e) => e.isSet(),
+  wait: (e, [timeout]) => e.wait(ms(timeout)),
+};
+
 const METHODS: Record<ObjectKind, Record<string, Method>> = {
   dict: DICT as Record<string, Method>,
   list: LIST as Record<string, Method>,
@@ -206,6 +274,10 @@ const METHODS: Record<ObjectKind, Record<string, Method>> = {
   value: VALUE as Record<string, Method>,
   queue: QUEUE as Record<string, Method>,
   joinable: JOINABLE as Record<string, Method>,
+  lock: LOCK as Record<string, Method>,
+  semaphore: SEMAPHORE as Record<string, Method>,
+  bsemaphore: SEMAPHORE as Record<string, Method>,
+  event: EVENT as Record<string, Method>,
 };
 
 /** Runs `method` on `held` (an unknown method is a TypeError for the caller); `signal`: the caller's connection closed. */

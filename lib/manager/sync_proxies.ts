@@ -1,0 +1,183 @@
+// Proxies of a manager's queues, locks, semaphores and events: their waits
+// happen at the manager (a waiting call stops when its connection closes).
+import { adopt, back, handleOf, out } from "./handle.ts";
+
+/**
+ * A proxy of a queue in a manager (Python's `manager.Queue()`): its items
+ * live in the manager's process, so processes of other programs that
+ * connect to the manager share it too. `get` waits at the manager; an item
+ * taken for a caller whose connection broke goes back in front.
+ *
+ * @example
+ * ```ts ignore
+ * await using manager = await Manager.start();
+ * const q = manager.Queue<number>();
+ * await q.put(1);
+ * console.log(await q.get()); // 1
+ * ```
+ */
+export class QueueProxy<T = unknown> {
+  /** @internal */
+  constructor(_token: never) {
+    adopt(this);
+  }
+
+  /** `q.put(x, timeout=...)`: waits while full (QueueFull once `timeout` ms pass). */
+  async put(item: T, options: { timeout?: number } = {}): Promise<void> {
+    await handleOf(this).call("put", out(item), options.timeout);
+  }
+
+  /** `q.put_nowait(x)`: QueueFull when full. */
+  async putNowait(item: T): Promise<void> {
+    await handleOf(this).call("putNowait", out(item));
+  }
+
+  /** `q.get(timeout=...)`: waits for an item (QueueEmpty once `timeout` ms pass; EOFError once closed and drained). */
+  async get(options: { timeout?: number } = {}): Promise<T> {
+    return back(await handleOf(this).call("get", options.timeout)) as T;
+  }
+
+  /** `q.get_nowait()`: QueueEmpty when empty. */
+  async getNowait(): Promise<T> {
+    return back(await handleOf(this).call("getNowait")) as T;
+  }
+
+  /** `q.qsize()`. */
+  async qsize(): Promise<number> {
+    return await handleOf(this).call("qsize") as number;
+  }
+
+  /** `q.empty()`. */
+  async empty(): Promise<boolean> {
+    return await handleOf(this).call("empty") as boolean;
+  }
+
+  /** `q.full()`. */
+  async full(): Promise<boolean> {
+    return await handleOf(this).call("full") as boolean;
+  }
+
+  /** Closes the queue for everyone (puts throw; gets drain, then EOFError). */
+  async close(): Promise<void> {
+    await handleOf(this).call("close");
+  }
+}
+
+/**
+ * A proxy of a JoinableQueue in a manager (Python's
+ * `manager.JoinableQueue()`): a QueueProxy with taskDone and join.
+ *
+ * @example
+ * ```ts ignore
+ * const q = manager.JoinableQueue<string>();
+ * await q.put("job");
+ * await q.get();
+ * await q.taskDone();
+ * console.log(await q.join(1000)); // true
+ * ```
+ */
+export class JoinableQueueProxy<T = unknown> extends QueueProxy<T> {
+  /** `q.task_done()`: one item taken earlier is done (ValueError if more than were put). */
+  async taskDone(): Promise<void> {
+    await handleOf(this).call("taskDone");
+  }
+
+  /** `q.join()`: true once every item put is done; false if `timeout` ms pass first. */
+  async join(timeout?: number): Promise<boolean> {
+    return await handleOf(this).call("join", timeout) as boolean;
+  }
+}
+
+/**
+ * A proxy of a lock in a manager (Python's `manager.Lock()`). Unlike
+ * Python's, a lock whose holder's connection closes (its process ended) is
+ * let go.
+ *
+ * @example
+ * ```ts ignore
+ * const lock = manager.Lock();
+ * await lock.withLock(async () => { await d.set("n", (await d.get("n") ?? 0) + 1); });
+ * ```
+ */
+export class LockProxy {
+  /** @internal */
+  constructor(_token: never) {
+    adopt(this);
+  }
+
+  /** `lock.acquire(block, timeout)`: true once held; false if not (no wait, or `timeout` ms passed). */
+  async acquire(options: { block?: boolean; timeout?: number } = {}): Promise<boolean> {
+    return await handleOf(this).call("acquire", options.block ?? true, options.timeout) as boolean;
+  }
+
+  /** `lock.release()`. */
+  async release(): Promise<void> {
+    await handleOf(this).call("release");
+  }
+
+  /** `with lock:`: runs `fn` holding the lock, letting go however it ends. */
+  async withLock<R>(fn: () => R | Promise<R>): Promise<R> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      await this.release();
+    }
+  }
+}
+
+/**
+ * A proxy of a semaphore in a manager (Python's `manager.Semaphore(n)` and
+ * `manager.BoundedSemaphore(n)`).
+ *
+ * @example
+ * ```ts ignore
+ * const slots = manager.Semaphore(2);
+ * await slots.acquire();
+ * console.log(await slots.getValue()); // 1
+ * await slots.release();
+ * ```
+ */
+export class SemaphoreProxy extends LockProxy {
+  /** The current value (Python's `get_value()`). */
+  async getValue(): Promise<number> {
+    return await handleOf(this).call("getValue") as number;
+  }
+}
+
+/**
+ * A proxy of an event in a manager (Python's `manager.Event()`).
+ *
+ * @example
+ * ```ts ignore
+ * const ready = manager.Event();
+ * await ready.set();
+ * console.log(await ready.wait(1000)); // true
+ * ```
+ */
+export class EventProxy {
+  /** @internal */
+  constructor(_token: never) {
+    adopt(this);
+  }
+
+  /** `e.set()`. */
+  async set(): Promise<void> {
+    await handleOf(this).call("set");
+  }
+
+  /** `e.clear()`. */
+  async clear(): Promise<void> {
+    await handleOf(this).call("clear");
+  }
+
+  /** `e.is_set()`. */
+  async isSet(): Promise<boolean> {
+    return await handleOf(this).call("isSet") as boolean;
+  }
+
+  /** `e.wait(timeout)`: true once set; false if `timeout` ms pass first. */
+  async wait(timeout?: number): Promise<boolean> {
+    return await handleOf(this).call("wait", timeout) as boolean;
+  }
+}
