@@ -91,6 +91,7 @@ export {
   type SyncAcquireOptions,
 } from "./lib/sync.ts";
 export {
+  BarrierProxy,
   DictProxy,
   EventProxy,
   JoinableQueueProxy,
@@ -102,6 +103,7 @@ export {
   type ManagerProxy,
   NamespaceProxy,
   QueueProxy,
+  RLockProxy,
   SemaphoreProxy,
   ValueProxy,
 } from "./lib/manager.ts";

@@ -1,10 +1,10 @@
 // Manager: Python's multiprocessing.Manager / BaseManager. A server process
-// holds dicts, lists, namespaces, values, queues, locks, semaphores and
-// events; proxies call their methods over an authenticated TCP connection
-// (lib/manager/: protocol.ts the wire and handshake, server.ts the server,
-// objects.ts the objects, client.ts the connection, proxies.ts the
-// proxies). Proxies are plain handles: passed to a Process, a Pool task or
-// through a Queue, they reach the same object.
+// holds dicts, lists, namespaces, values, queues, locks, semaphores, events
+// and barriers; proxies call their methods over an authenticated TCP
+// connection (lib/manager/: protocol.ts the wire and handshake, server.ts
+// the server, objects.ts the objects, client.ts the connection, proxies.ts
+// the proxies). Proxies are plain handles: passed to a Process, a Pool task
+// or through a Queue, they reach the same object.
 import { ProcessError } from "./errors.ts";
 import { getContext } from "./contexts.ts";
 import { Pipe } from "./pipe.ts";
@@ -15,6 +15,7 @@ import { keyBytes, newAuthkey } from "./manager/protocol.ts";
 import { type ManagerAddress, serveManager } from "./manager/server.ts";
 import type { ObjectKind } from "./manager/objects.ts";
 import {
+  BarrierProxy,
   DictProxy,
   EventProxy,
   handleOf,
@@ -28,11 +29,13 @@ import {
   out,
   type ProxyRef,
   QueueProxy,
+  RLockProxy,
   SemaphoreProxy,
   ValueProxy,
 } from "./manager/proxies.ts";
 
 export {
+  BarrierProxy,
   DictProxy,
   EventProxy,
   JoinableQueueProxy,
@@ -42,6 +45,7 @@ export {
   type ManagerProxy,
   NamespaceProxy,
   QueueProxy,
+  RLockProxy,
   SemaphoreProxy,
   ValueProxy,
 };
@@ -195,6 +199,20 @@ export class Manager {
   /** A new lock at the manager (Python's `manager.Lock()`). */
   Lock(): LockProxy {
     return this.#make("lock", undefined);
+  }
+
+  /** A new re-entrant lock at the manager (Python's `manager.RLock()`), held per client process. */
+  RLock(): RLockProxy {
+    return this.#make("rlock", undefined);
+  }
+
+  /** A new barrier at the manager (Python's `manager.Barrier(parties, timeout=...)`; timeout in ms). */
+  Barrier(parties: number, timeout?: number): BarrierProxy {
+    if (!Number.isInteger(parties) || parties < 1) throw new TypeError(`Barrier(parties): parties must be an integer >= 1, got ${String(parties)}`);
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
+      throw new TypeError(`Barrier(parties, timeout): timeout must be a number of ms >= 0, got ${String(timeout)}`);
+    }
+    return this.#make("barrier", [parties, timeout]);
   }
 
   /** A new semaphore at the manager (Python's `manager.Semaphore(value)`). */

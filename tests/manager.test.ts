@@ -9,6 +9,8 @@ import fc from "fast-check";
 import { connect, type Socket } from "node:net";
 import {
   AuthenticationError,
+  type BarrierProxy,
+  BrokenBarrierError,
   type DictProxy,
   EOFError,
   type EventProxy,
@@ -22,6 +24,7 @@ import {
   QueueEmpty,
   QueueFull,
   type QueueProxy,
+  type RLockProxy,
   type ValueProxy,
 } from "../mod.ts";
 import { Link } from "../lib/manager/client.ts";
@@ -411,4 +414,33 @@ test("manager.Semaphore, BoundedSemaphore and Event", async () => {
   await e.clear();
   assertEquals(await e.isSet(), false);
   assertThrows(() => manager.Semaphore(-1), RangeError);
+});
+
+export async function waitAt(b: BarrierProxy, out: ListProxy<number>): Promise<void> {
+  await out.append(await b.wait(20_000));
+}
+
+export async function tryRelease(r: RLockProxy, out: ListProxy<string>): Promise<void> {
+  await r.release().then(() => out.append("released"), (e: Error) => out.append(e.name));
+}
+
+test("manager.RLock belongs to the client that took it; manager.Barrier releases its parties together", async () => {
+  await using manager = await Manager.start();
+  const r = manager.RLock();
+  assertEquals([await r.acquire(), await r.acquire()], [true, true]);
+  const out = manager.list<string>();
+  const p = start(tryRelease, [r, out]);
+  await p.join();
+  assertEquals(await out.toArray(), ["RuntimeError"], "another process may not release it");
+  await r.release();
+  await r.release();
+  await assertRejects(() => r.release(), Error, "un-acquired");
+  const b = manager.Barrier(3);
+  const got = manager.list<number>();
+  const ps = [0, 1].map(() => start(waitAt, [b, got]));
+  const mine = await b.wait(20_000);
+  for (const q of ps) await q.join();
+  assertEquals([...(await got.toArray()), mine].sort(), [0, 1, 2]);
+  assertEquals([await b.parties(), await b.nWaiting(), await b.broken()], [3, 0, false]);
+  await assertRejects(() => manager.Barrier(2).wait(20), BrokenBarrierError);
 });

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from "../runtime/network.ts";
 import { JoinableQueue, Queue } from "../queue.ts";
 import type { LocalBackend } from "../queue/backend.ts";
 import { encodeItem } from "../queue/codec.ts";
-import { BoundedSemaphore, Event, Lock, Semaphore } from "../sync.ts";
+import { Barrier, BoundedSemaphore, Event, Lock, Semaphore } from "../sync.ts";
 
 /** The kinds of shared object a manager makes. */
 export type ObjectKind =
@@ -22,7 +22,9 @@ export type ObjectKind =
   | "lock"
   | "semaphore"
   | "bsemaphore"
-  | "event";
+  | "event"
+  | "rlock"
+  | "barrier";
 
 /** One object in the server. */
 export type Held =
@@ -33,7 +35,16 @@ export type Held =
   | { kind: "queue" | "joinable"; data: Queue<unknown> }
   | { kind: "lock"; data: HeldLock }
   | { kind: "semaphore" | "bsemaphore"; data: Semaphore }
-  | { kind: "event"; data: Event };
+  | { kind: "event"; data: Event }
+  | { kind: "rlock"; data: HeldRLock }
+  | { kind: "barrier"; data: Barrier };
+
+/** A re-entrant lock at the manager: a lock, the connection that holds it, and how many times. */
+interface HeldRLock {
+  lock: Lock;
+  owner: AbortSignal | null;
+  count: number;
+}
 
 /** A lock at the manager, and the connection that took it last (if it has not let go since). */
 interface HeldLock {
@@ -115,6 +126,13 @@ export function makeHeld(kind: ObjectKind, init: unknown): Held {
     }
     case "event":
       return { kind, data: new Event() };
+    case "rlock":
+      return { kind, data: { lock: new Lock(), owner: null, count: 0 } };
+    case "barrier": {
+      const [parties, timeout] = (init ?? []) as [unknown, unknown];
+      if (typeof parties !== "number" || !Number.isInteger(parties) || parties < 1) throw new CallError("TypeError", "parties must be an integer >= 1");
+      return { kind, data: new Barrier(parties, undefined, ms(timeout)) };
+    }
     case "queue":
     case "joinable": {
       const maxsize = init ?? 0;
@@ -254,6 +272,46 @@ const LOCK: Record<string, (l: HeldLock, a: unknown[], signal: AbortSignal) => u
   },
 };
 
+// An RLock belongs to the connection (the client process) that took it:
+// it may take it again, only it may let go, and it is let go if that
+// connection closes.
+const RLOCK: Record<string, (l: HeldRLock, a: unknown[], signal: AbortSignal) => unknown> = {
+  acquire: async (l, [block, timeout], signal) => {
+    if (l.owner === signal) {
+      l.count++;
+      return true;
+    }
+    const got = await l.lock.acquire({ block: block !== false, timeout: ms(timeout), signal });
+    if (got) {
+      l.owner = signal;
+      l.count = 1;
+      signal.addEventListener("abort", () => {
+        if (l.owner !== signal) return;
+        l.owner = null;
+        l.count = 0;
+        l.lock.release();
+      }, { once: true });
+    }
+    return got;
+  },
+  release: (l, _a, signal) => {
+    if (l.owner !== signal) throw new CallError("RuntimeError", "cannot release un-acquired lock (this client does not hold it)");
+    if (--l.count === 0) {
+      l.owner = null;
+      l.lock.release();
+    }
+  },
+};
+
+const BARRIER: Record<string, (b: Barrier, a: unknown[]) => unknown> = {
+  wait: (b, [timeout]) => b.wait(ms(timeout)),
+  abort: (b) => b.abort(),
+  reset: (b) => b.reset(),
+  parties: (b) => b.parties,
+  nWaiting: (b) => b.nWaiting,
+  broken: (b) => b.broken,
+};
+
 const SEMAPHORE: Record<string, (s: Semaphore, a: unknown[], signal: AbortSignal) => unknown> = {
   acquire: (sem, [block, timeout], signal) => sem.acquire({ block: block !== false, timeout: ms(timeout), signal }),
   release: (sem) => sem.release(),
@@ -278,6 +336,8 @@ const METHODS: Record<ObjectKind, Record<string, Method>> = {
   semaphore: SEMAPHORE as Record<string, Method>,
   bsemaphore: SEMAPHORE as Record<string, Method>,
   event: EVENT as Record<string, Method>,
+  rlock: RLOCK as Record<string, Method>,
+  barrier: BARRIER as Record<string, Method>,
 };
 
 /** Runs `method` on `held` (an unknown method is a TypeError for the caller); `signal`: the caller's connection closed. */

@@ -4,10 +4,30 @@ import { crossing, registerReviver } from "../transport/values.ts";
 import type { ObjectKind } from "./objects.ts";
 import { arrive, proxyCrossing, type ProxyRef } from "./handle.ts";
 import { DictProxy, ListProxy, NamespaceProxy, ValueProxy } from "./data_proxies.ts";
-import { EventProxy, JoinableQueueProxy, LockProxy, QueueProxy, SemaphoreProxy } from "./sync_proxies.ts";
+import {
+  BarrierProxy,
+  EventProxy,
+  JoinableQueueProxy,
+  LockProxy,
+  QueueProxy,
+  RLockProxy,
+  SemaphoreProxy,
+} from "./sync_proxies.ts";
 
 export { handleOf, newId, out, type ProxyRef } from "./handle.ts";
-export { DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, NamespaceProxy, QueueProxy, SemaphoreProxy, ValueProxy };
+export {
+  BarrierProxy,
+  DictProxy,
+  EventProxy,
+  JoinableQueueProxy,
+  ListProxy,
+  LockProxy,
+  NamespaceProxy,
+  QueueProxy,
+  RLockProxy,
+  SemaphoreProxy,
+  ValueProxy,
+};
 
 /**
  * Any proxy a manager makes.
@@ -17,7 +37,15 @@ export { DictProxy, EventProxy, JoinableQueueProxy, ListProxy, LockProxy, Namesp
  * const shared: ManagerProxy = await manager.get("results");
  * ```
  */
-export type ManagerProxy = DictProxy | ListProxy | NamespaceProxy | ValueProxy | QueueProxy | LockProxy | EventProxy;
+export type ManagerProxy =
+  | DictProxy
+  | ListProxy
+  | NamespaceProxy
+  | ValueProxy
+  | QueueProxy
+  | LockProxy
+  | EventProxy
+  | BarrierProxy;
 
 const CLASSES: Record<ObjectKind, new (t: never) => ManagerProxy> = {
   dict: DictProxy,
@@ -30,6 +58,8 @@ const CLASSES: Record<ObjectKind, new (t: never) => ManagerProxy> = {
   semaphore: SemaphoreProxy,
   bsemaphore: SemaphoreProxy,
   event: EventProxy,
+  rlock: RLockProxy,
+  barrier: BarrierProxy,
 };
 
 for (const cls of Object.values(CLASSES)) Object.defineProperty(cls.prototype, crossing, { value: proxyCrossing });

@@ -181,3 +181,69 @@ export class EventProxy {
     return await handleOf(this).call("wait", timeout) as boolean;
   }
 }
+
+/**
+ * A proxy of a re-entrant lock in a manager (Python's `manager.RLock()`).
+ * It belongs to the client process that took it (all of that process's
+ * async tasks at once, as multiproc's own RLock belongs to a thread): that
+ * process may take it again, and only it may let go. Let go if that
+ * process's connection closes.
+ *
+ * @example
+ * ```ts ignore
+ * const r = manager.RLock();
+ * await r.acquire();
+ * await r.acquire();
+ * await r.release();
+ * await r.release();
+ * ```
+ */
+export class RLockProxy extends LockProxy {}
+
+/**
+ * A proxy of a barrier in a manager (Python's `manager.Barrier(parties,
+ * timeout=...)`; no action).
+ *
+ * @example
+ * ```ts ignore
+ * const b = manager.Barrier(2);
+ * // in each of two processes:
+ * const index = await b.wait(); // 0 or 1
+ * ```
+ */
+export class BarrierProxy {
+  /** @internal */
+  constructor(_token: never) {
+    adopt(this);
+  }
+
+  /** `b.wait(timeout)`: the arrival index (0 .. parties-1); BrokenBarrierError if broken or timed out. */
+  async wait(timeout?: number): Promise<number> {
+    return await handleOf(this).call("wait", timeout) as number;
+  }
+
+  /** `b.abort()`: breaks the barrier for everyone waiting and to come. */
+  async abort(): Promise<void> {
+    await handleOf(this).call("abort");
+  }
+
+  /** `b.reset()`: back to empty and unbroken. */
+  async reset(): Promise<void> {
+    await handleOf(this).call("reset");
+  }
+
+  /** `b.parties`. */
+  async parties(): Promise<number> {
+    return await handleOf(this).call("parties") as number;
+  }
+
+  /** `b.n_waiting`. */
+  async nWaiting(): Promise<number> {
+    return await handleOf(this).call("nWaiting") as number;
+  }
+
+  /** `b.broken`. */
+  async broken(): Promise<boolean> {
+    return await handleOf(this).call("broken") as boolean;
+  }
+}
