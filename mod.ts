@@ -92,6 +92,7 @@ export {
 } from "./lib/sync.ts";
 export {
   BarrierProxy,
+  ConditionProxy,
   DictProxy,
   EventProxy,
   JoinableQueueProxy,

@@ -1,6 +1,6 @@
 // Manager: Python's multiprocessing.Manager / BaseManager. A server process
-// holds dicts, lists, namespaces, values, queues, locks, semaphores, events
-// and barriers; proxies call their methods over an authenticated TCP
+// holds dicts, lists, namespaces, values, queues, locks, semaphores, events,
+// conditions and barriers; proxies call their methods over an authenticated TCP
 // connection (lib/manager/: protocol.ts the wire and handshake, server.ts
 // the server, objects.ts the objects, client.ts the connection, proxies.ts
 // the proxies). Proxies are plain handles: passed to a Process, a Pool task
@@ -16,6 +16,7 @@ import { type ManagerAddress, serveManager } from "./manager/server.ts";
 import type { ObjectKind } from "./manager/objects.ts";
 import {
   BarrierProxy,
+  ConditionProxy,
   DictProxy,
   EventProxy,
   handleOf,
@@ -36,6 +37,7 @@ import {
 
 export {
   BarrierProxy,
+  ConditionProxy,
   DictProxy,
   EventProxy,
   JoinableQueueProxy,
@@ -204,6 +206,11 @@ export class Manager {
   /** A new re-entrant lock at the manager (Python's `manager.RLock()`), held per client process. */
   RLock(): RLockProxy {
     return this.#make("rlock", undefined);
+  }
+
+  /** A new condition at the manager (Python's `manager.Condition()`), with a re-entrant lock of its own. */
+  Condition(): ConditionProxy {
+    return this.#make("condition", undefined);
   }
 
   /** A new barrier at the manager (Python's `manager.Barrier(parties, timeout=...)`; timeout in ms). */

@@ -11,6 +11,7 @@ import {
   AuthenticationError,
   type BarrierProxy,
   BrokenBarrierError,
+  type ConditionProxy,
   type DictProxy,
   EOFError,
   type EventProxy,
@@ -443,4 +444,25 @@ test("manager.RLock belongs to the client that took it; manager.Barrier releases
   assertEquals([...(await got.toArray()), mine].sort(), [0, 1, 2]);
   assertEquals([await b.parties(), await b.nWaiting(), await b.broken()], [3, 0, false]);
   await assertRejects(() => manager.Barrier(2).wait(20), BrokenBarrierError);
+});
+
+export async function flagAndNotify(c: ConditionProxy, flags: DictProxy<string, boolean>): Promise<void> {
+  await c.withLock(async () => {
+    await flags.set("go", true);
+    await c.notifyAll();
+  });
+}
+
+test("manager.Condition: waitFor wakes once a child's change makes the predicate true; wait without the lock is refused", async () => {
+  await using manager = await Manager.start();
+  const c = manager.Condition();
+  const flags = manager.dict<string, boolean>();
+  await assertRejects(() => c.wait(10), Error, "un-acquired");
+  await c.acquire();
+  assertEquals(await c.wait(20), false, "nobody notified");
+  const p = start(flagAndNotify, [c, flags]);
+  assertEquals(await c.waitFor(async () => (await flags.get("go")) === true, 20_000), true);
+  await c.release();
+  await p.join();
+  assertEquals(p.exitCode, 0);
 });

@@ -24,7 +24,8 @@ export type ObjectKind =
   | "bsemaphore"
   | "event"
   | "rlock"
-  | "barrier";
+  | "barrier"
+  | "condition";
 
 /** One object in the server. */
 export type Held =
@@ -37,7 +38,14 @@ export type Held =
   | { kind: "semaphore" | "bsemaphore"; data: Semaphore }
   | { kind: "event"; data: Event }
   | { kind: "rlock"; data: HeldRLock }
-  | { kind: "barrier"; data: Barrier };
+  | { kind: "barrier"; data: Barrier }
+  | { kind: "condition"; data: HeldCondition };
+
+/** A condition at the manager: its own re-entrant lock, and who waits to be notified. */
+interface HeldCondition {
+  rlock: HeldRLock;
+  waiters: Array<() => void>;
+}
 
 /** A re-entrant lock at the manager: a lock, the connection that holds it, and how many times. */
 interface HeldRLock {
@@ -50,6 +58,20 @@ interface HeldRLock {
 interface HeldLock {
   lock: Lock;
   owner: AbortSignal | null;
+}
+
+// Runs `letGo` when connection `signal` closes, if it then holds `l`; one
+// listener per lock and connection, however often it takes the lock.
+const watched = new WeakMap<object, WeakSet<AbortSignal>>();
+
+function watchOwner(l: { owner: AbortSignal | null }, signal: AbortSignal, letGo: () => void): void {
+  let set = watched.get(l);
+  if (!set) watched.set(l, set = new WeakSet());
+  if (set.has(signal)) return;
+  set.add(signal);
+  signal.addEventListener("abort", () => {
+    if (l.owner === signal) letGo();
+  }, { once: true });
 }
 
 /**
@@ -128,6 +150,8 @@ export function makeHeld(kind: ObjectKind, init: unknown): Held {
       return { kind, data: new Event() };
     case "rlock":
       return { kind, data: { lock: new Lock(), owner: null, count: 0 } };
+    case "condition":
+      return { kind, data: { rlock: { lock: new Lock(), owner: null, count: 0 }, waiters: [] } };
     case "barrier": {
       const [parties, timeout] = (init ?? []) as [unknown, unknown];
       if (typeof parties !== "number" || !Number.isInteger(parties) || parties < 1) throw new CallError("TypeError", "parties must be an integer >= 1");
@@ -254,15 +278,14 @@ const LOCK: Record<string, (l: HeldLock, a: unknown[], signal: AbortSignal) => u
     const got = await l.lock.acquire({ block: block !== false, timeout: ms(timeout), signal });
     if (got) {
       l.owner = signal;
-      signal.addEventListener("abort", () => {
-        if (l.owner !== signal) return;
+      watchOwner(l, signal, () => {
         l.owner = null;
         try {
           l.lock.release();
         } catch {
           // (let go meanwhile)
         }
-      }, { once: true });
+      });
     }
     return got;
   },
@@ -285,12 +308,11 @@ const RLOCK: Record<string, (l: HeldRLock, a: unknown[], signal: AbortSignal) =>
     if (got) {
       l.owner = signal;
       l.count = 1;
-      signal.addEventListener("abort", () => {
-        if (l.owner !== signal) return;
+      watchOwner(l, signal, () => {
         l.owner = null;
         l.count = 0;
         l.lock.release();
-      }, { once: true });
+      });
     }
     return got;
   },
@@ -300,6 +322,46 @@ const RLOCK: Record<string, (l: HeldRLock, a: unknown[], signal: AbortSignal) =>
       l.owner = null;
       l.lock.release();
     }
+  },
+};
+
+// A condition's lock is an RLock of its own (Python's default); wait lets it
+// go entirely, waits for a notify (or the time), and takes it back as deep.
+const CONDITION: Record<string, (c: HeldCondition, a: unknown[], signal: AbortSignal) => unknown> = {
+  acquire: (c, a, signal) => RLOCK.acquire(c.rlock, a, signal),
+  release: (c, a, signal) => RLOCK.release(c.rlock, a, signal),
+  wait: async (c, [timeout], signal) => {
+    const l = c.rlock;
+    if (l.owner !== signal) throw new CallError("RuntimeError", "cannot wait on un-acquired lock (acquire the condition first)");
+    const depth = l.count;
+    l.owner = null;
+    l.count = 0;
+    l.lock.release();
+    let wake = () => {};
+    let gone = () => {};
+    const notified = await new Promise<boolean>((resolve) => {
+      const timer = ms(timeout) === undefined ? undefined : setTimeout(() => resolve(false), ms(timeout));
+      wake = () => (clearTimeout(timer), resolve(true));
+      gone = () => (clearTimeout(timer), resolve(false));
+      c.waiters.push(wake);
+      signal.addEventListener("abort", gone, { once: true });
+    });
+    signal.removeEventListener("abort", gone);
+    const at = c.waiters.indexOf(wake);
+    if (at >= 0) c.waiters.splice(at, 1);
+    if (signal.aborted) return false;
+    await RLOCK.acquire(l, [true, undefined], signal);
+    l.count = depth;
+    return notified;
+  },
+  notify: (c, [n], signal) => {
+    if (c.rlock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
+    const count = typeof n === "number" && n >= 0 ? n : 1;
+    for (const wake of c.waiters.splice(0, count)) wake();
+  },
+  notifyAll: (c, _a, signal) => {
+    if (c.rlock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
+    for (const wake of c.waiters.splice(0)) wake();
   },
 };
 
@@ -338,6 +400,7 @@ const METHODS: Record<ObjectKind, Record<string, Method>> = {
   event: EVENT as Record<string, Method>,
   rlock: RLOCK as Record<string, Method>,
   barrier: BARRIER as Record<string, Method>,
+  condition: CONDITION as Record<string, Method>,
 };
 
 /** Runs `method` on `held` (an unknown method is a TypeError for the caller); `signal`: the caller's connection closed. */

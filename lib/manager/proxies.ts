@@ -6,6 +6,7 @@ import { arrive, proxyCrossing, type ProxyRef } from "./handle.ts";
 import { DictProxy, ListProxy, NamespaceProxy, ValueProxy } from "./data_proxies.ts";
 import {
   BarrierProxy,
+  ConditionProxy,
   EventProxy,
   JoinableQueueProxy,
   LockProxy,
@@ -17,6 +18,7 @@ import {
 export { handleOf, newId, out, type ProxyRef } from "./handle.ts";
 export {
   BarrierProxy,
+  ConditionProxy,
   DictProxy,
   EventProxy,
   JoinableQueueProxy,
@@ -60,6 +62,7 @@ const CLASSES: Record<ObjectKind, new (t: never) => ManagerProxy> = {
   event: EventProxy,
   rlock: RLockProxy,
   barrier: BarrierProxy,
+  condition: ConditionProxy,
 };
 
 for (const cls of Object.values(CLASSES)) Object.defineProperty(cls.prototype, crossing, { value: proxyCrossing });

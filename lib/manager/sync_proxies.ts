@@ -247,3 +247,46 @@ export class BarrierProxy {
     return await handleOf(this).call("broken") as boolean;
   }
 }
+
+/**
+ * A proxy of a condition in a manager (Python's `manager.Condition()`,
+ * with a re-entrant lock of its own, held per client process).
+ *
+ * @example
+ * ```ts ignore
+ * const ready = manager.Condition();
+ * await ready.withLock(async () => {
+ *   await ready.waitFor(async () => (await flags.get("go")) === true, 5000);
+ * });
+ * ```
+ */
+export class ConditionProxy extends LockProxy {
+  /** `c.wait(timeout)`: lets the lock go, waits for a notify, takes it back; false if `timeout` ms passed. */
+  async wait(timeout?: number): Promise<boolean> {
+    return await handleOf(this).call("wait", timeout) as boolean;
+  }
+
+  /**
+   * `c.wait_for(predicate, timeout)`: waits until `predicate` (run here,
+   * holding the lock) is true; its last answer.
+   */
+  async waitFor(predicate: () => boolean | Promise<boolean>, timeout?: number): Promise<boolean> {
+    const until = timeout === undefined ? Infinity : performance.now() + timeout;
+    for (;;) {
+      if (await predicate()) return true;
+      const rest = until - performance.now();
+      if (rest <= 0) return false;
+      await this.wait(rest === Infinity ? undefined : rest);
+    }
+  }
+
+  /** `c.notify(n)`: wakes up to `n` waiters (1 by default). */
+  async notify(n: number = 1): Promise<void> {
+    await handleOf(this).call("notify", n);
+  }
+
+  /** `c.notify_all()`. */
+  async notifyAll(): Promise<void> {
+    await handleOf(this).call("notifyAll");
+  }
+}
