@@ -2,7 +2,9 @@
  * multiproc: Python's `multiprocessing` for TypeScript on Node, Deno and Bun.
  *
  * Start a function in another process or worker thread, wait for it, read
- * its exit code; spread work over a pool of workers; the names and
+ * its exit code; spread work over a pool of workers; pass messages through
+ * queues and pipes; share values, arrays and locks; share dicts, lists and
+ * queues through a manager, also with other programs. The names and
  * behaviour follow Python's module, in camelCase, with promises and
  * milliseconds.
  *
@@ -34,6 +36,24 @@
  *   await using pool = new Pool(4);
  *   console.log(await pool.map(cube, [0, 1, 2, 3])); // [0, 1, 8, 27]
  *   for await (const y of pool.imap(cube, [4, 5])) console.log(y); // 64, then 125
+ * }
+ * ```
+ *
+ * @example A manager's dict, written by a child process
+ * ```ts ignore
+ * import { type DictProxy, isMain, Manager, Process } from "multiproc";
+ *
+ * export async function worker(d: DictProxy<string, number>) {
+ *   await d.set("answer", 42);
+ * }
+ *
+ * if (isMain(import.meta)) {
+ *   await using manager = await Manager.start();
+ *   const d = manager.dict<string, number>();
+ *   const p = new Process({ target: worker, args: [d] });
+ *   p.start();
+ *   await p.join();
+ *   console.log(await d.toObject()); // { answer: 42 }
  * }
  * ```
  *
