@@ -467,10 +467,11 @@ function buildSharedRows(runs, python) {
   return buildRatioRows(runs, python, Object.keys(SHARED_TEXT), pyFor);
 }
 
-function renderSharedTable(rows) {
+// A table of rates (the shared and manager suites); `text` names each group.
+function renderRateTable(rows, text) {
   const head = ["case", "method", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
   const cells = rows.map((r) => [
-    SHARED_TEXT[r.group],
+    text[r.group],
     r.method,
     r.runtime,
     r.impl,
@@ -495,20 +496,6 @@ function buildManagerRows(runs, python) {
     return python?.results?.find((p) => p.group === group && p.impl.endsWith(where));
   };
   return buildRatioRows(runs, python, Object.keys(MANAGER_TEXT), pyFor);
-}
-
-function renderManagerTable(rows) {
-  const head = ["case", "runtime", "implementation", "median ms", "rate", "vs raw", "vs CPython"];
-  const cells = rows.map((r) => [
-    MANAGER_TEXT[r.group],
-    r.runtime,
-    r.impl,
-    r.median_ms === null ? `error: ${(r.error ?? "?").slice(0, 60)}` : fmtMs(r.median_ms),
-    r.rate === null || r.rate === undefined ? "-" : Math.round(r.rate).toLocaleString("en"),
-    fmtRatio(r.vsRaw),
-    fmtRatio(r.vsPy),
-  ]);
-  return renderGrid(head, cells, (i) => rows[i].group);
 }
 
 function renderQueueTable(rows) {
@@ -583,13 +570,13 @@ async function runSuite(suite, opts) {
       `vs CPython spawn = median / CPython multiprocessing spawn, same case\n`;
   } else if (suite === "shared") {
     rows = buildSharedRows(runs, python);
-    table = renderSharedTable(rows);
+    table = renderRateTable(rows, SHARED_TEXT);
     header = `multiproc shared-state benchmark${stamp}\n` +
       `rate: increments or acquire/release pairs per second; vs raw / vs CPython = how many times better than ` +
       `raw SharedArrayBuffer + Atomics in threads of the same runtime, and CPython's Value / Lock (spawn), same case\n`;
   } else if (suite === "manager") {
     rows = buildManagerRows(runs, python);
-    table = renderManagerTable(rows);
+    table = renderRateTable(rows, MANAGER_TEXT);
     header = `multiproc manager benchmark${stamp}\n` +
       `rate: proxy round trips per second, one at a time; vs raw / vs CPython = how many times better than a bare ` +
       `TCP echo server in another process of the same runtime, and CPython's Manager().dict() (spawn), same case\n`;

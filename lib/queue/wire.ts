@@ -21,6 +21,7 @@ export const Op: {
   PutFront: 11;
   Mem: 12;
   Sync: 13;
+  Shm: 14;
 } = {
   Put: 1,
   Get: 2,
@@ -42,6 +43,8 @@ export const Op: {
   Mem: 12,
   // Nothing: answered once every request before it has been done.
   Sync: 13,
+  // A SharedMemory block's name: find it, or unlink it (lib/shared/shared_memory.ts).
+  Shm: 14,
 };
 /** One of Op's values. */
 export type Op = typeof Op[keyof typeof Op];

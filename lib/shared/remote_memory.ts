@@ -16,7 +16,7 @@ import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";
 import { requestLine } from "../child/channel.ts";
 import { holderDead } from "./lives.ts";
-import { attachMemory, segmentRef, setDeadQuestion } from "./os_segments.ts";
+import { setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, kernelNamed, LocalMemory, notifyCell, TIMED_OUT } from "./memory.ts";
 
 /** How a child process names memory its parent serves. */
@@ -26,7 +26,7 @@ export interface MemoryRef {
   size: number;
 }
 
-const Sub = { Load: 1, Store: 2, Add: 3, Cas: 4, Notify: 5, Read: 6, Write: 7, Run: 8, RunRead: 9, Find: 10, Unlink: 11, Dead: 12 } as const;
+const Sub = { Load: 1, Store: 2, Add: 3, Cas: 4, Notify: 5, Read: 6, Write: 7, Run: 8, RunRead: 9, Dead: 12 } as const;
 
 // Memory listed for children stays listed for the life of this process:
 // a child may hold its name at any time.
@@ -44,42 +44,6 @@ export function exportMemory(mem: LocalMemory): MemoryRef {
     served.set(id, new LocalMemory(buffer));
   }
   return { home: getHost().pid, id, size: mem.byteLength };
-}
-
-// SharedMemory blocks by name, for child processes attaching by name.
-const blocks = new Map<string, LocalMemory>();
-const sizeOf = new WeakMap<LocalMemory, number>();
-
-/** Lists a SharedMemory block under `name` for child processes. */
-export function nameMemory(name: string, mem: LocalMemory, size: number): void {
-  blocks.set(name, mem);
-  sizeOf.set(mem, size);
-}
-
-let unlinked: ((name: string) => void) | null = null;
-
-/** What to do when a child process unlinks a block's name here (shared_memory.ts forgets it too). */
-export function onUnlinkByChild(listener: (name: string) => void): void {
-  unlinked = listener;
-}
-
-/** Removes a block's name. */
-export function unnameMemory(name: string): void {
-  blocks.delete(name);
-}
-
-/** Whether a block of this thread has `name`. */
-export function findMemory(name: string): boolean {
-  return blocks.has(name);
-}
-
-/** Removes a SharedMemory block's name in the parent process (it answers nothing). */
-export function unlinkAtParent(name: string): void {
-  const home = state().parent?.pid;
-  if (!state().isChild || home === undefined || !requestLine()) return;
-  const client = clientFor({ home }, "shared memory block");
-  client.post(Op.Mem, 0, encode(Sub.Unlink, 0, 0, 0, new TextEncoder().encode(name)));
-  client.flushNow();
 }
 
 /** Memory a child got from its parent cannot go on to the child's children yet. */
@@ -154,25 +118,6 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
   if (req.payload[0] === Sub.Dead) {
     // A child that maps OS shared memory asks whether a lock's holder is gone.
     return number(holderDead(new DataView(req.payload.buffer, req.payload.byteOffset).getFloat64(1, true)) ? 1 : 0);
-  }
-  if (req.payload[0] === Sub.Find || req.payload[0] === Sub.Unlink) {
-    const name = new TextDecoder().decode(req.payload.subarray(25));
-    const mem = blocks.get(name);
-    if (req.payload[0] === Sub.Unlink) {
-      blocks.delete(name);
-      unlinked?.(name);
-      return [Status.Ok, null];
-    }
-    if (!mem) return [Status.Empty, null];
-    // A block in OS shared memory is mapped by the child itself (id -1, then its window).
-    const segment = segmentRef(mem);
-    const ref = segment ? null : exportMemory(mem);
-    const tail = segment ? new TextEncoder().encode(JSON.stringify(segment)) : new Uint8Array(0);
-    const out = new Uint8Array(16 + tail.length);
-    new DataView(out.buffer).setFloat64(0, ref ? ref.id : -1, true);
-    new DataView(out.buffer).setFloat64(8, sizeOf.get(mem) ?? mem.byteLength, true);
-    out.set(tail, 16);
-    return [Status.Ok, out];
   }
   const mem = served.get(req.ring);
   if (!mem) return [Status.Unknown, null];
@@ -274,28 +219,6 @@ export class RemoteMemory implements AtomicMemory {
     let mem = known.get(key)?.deref();
     if (!mem) known.set(key, new WeakRef(mem = new RemoteMemory(ref)));
     return mem;
-  }
-
-  /** A SharedMemory block of the parent, by name: its memory and size, or null (not found, or no parent process). */
-  static find(name: string): { memory: AtomicMemory; size: number } | null {
-    const home = state().parent?.pid;
-    if (!state().isChild || home === undefined || !requestLine()) return null;
-    const [status, bytes] = clientFor({ home }, "shared memory block").callRaw(
-      Op.Mem,
-      0,
-      undefined,
-      encode(Sub.Find, 0, 0, 0, new TextEncoder().encode(name)),
-    );
-    if (status !== Status.Ok) return null;
-    const v = new DataView(bytes.buffer, bytes.byteOffset, 16);
-    const id = v.getFloat64(0, true), size = v.getFloat64(8, true);
-    if (id === -1) return { memory: attachMemory(JSON.parse(new TextDecoder().decode(bytes.subarray(16)))), size };
-    return { memory: RemoteMemory.of({ home, id, size }), size };
-  }
-
-  /** Removes a block's name at the owner. */
-  unlinkName(name: string): void {
-    unlinkAtParent(name);
   }
 
   /** Marks `data` as guarded by the lock whose memory this is (see above). */

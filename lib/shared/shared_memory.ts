@@ -10,8 +10,13 @@
 import { crossing, type Crossing, type Destination, registerReviver } from "../transport/values.ts";
 import { type AtomicMemory, LocalMemory } from "./memory.ts";
 import { memoryFrom, memoryState, type MemoryState } from "./crossing.ts";
-import { allocateMemory, ownSegment, segmentRef } from "./os_segments.ts";
-import { findMemory, nameMemory, onUnlinkByChild, RemoteMemory, unlinkAtParent, unnameMemory } from "./remote_memory.ts";
+import { allocateMemory, attachMemory, ownSegment, segmentRef } from "./os_segments.ts";
+import { exportMemory, RemoteMemory } from "./remote_memory.ts";
+import { type Answer, handleOp } from "../queue/server.ts";
+import { clientFor } from "../queue/remote.ts";
+import { Op, type Request, Status } from "../queue/wire.ts";
+import { requestLine } from "../child/channel.ts";
+import { state } from "../state.ts";
 
 /** Options of SharedMemory, as Python's arguments. */
 export interface SharedMemoryOptions {
@@ -26,8 +31,6 @@ export interface SharedMemoryOptions {
 // Blocks this thread knows by name: made here, or listed by the thread
 // that started this one when it started (see sharedMemorySnapshot).
 const byName = new Map<string, LocalMemory>();
-
-onUnlinkByChild((name) => byName.delete(name));
 
 /** @internal The named blocks of this thread, for a thread about to start (those that can go to it). */
 export function sharedMemorySnapshot(): Array<[string, MemoryState]> {
@@ -104,7 +107,7 @@ export class SharedMemory {
           throw new RangeError(`SharedMemory: size must be a whole number of bytes > 0 when creating, got ${String(size)}`);
         }
         const chosen = name ?? randomName();
-        if (byName.has(chosen) || findMemory(chosen)) {
+        if (byName.has(chosen)) {
           throw named("FileExistsError", `SharedMemory: a block named ${JSON.stringify(chosen)} exists already`);
         }
         const mem = allocateMemory(size);
@@ -112,14 +115,13 @@ export class SharedMemory {
         segmentRef(mem);
         sizes.set(mem, size);
         byName.set(chosen, mem);
-        nameMemory(chosen, mem, size);
         this.name = chosen;
         this.size = size;
         this.#memory = mem;
       } else {
         if (name === undefined) throw new TypeError("SharedMemory: give the name of a block to attach to, or create: true");
         const local = byName.get(name);
-        const remote = local ? null : RemoteMemory.find(name);
+        const remote = local ? null : findInParent(name);
         if (!local && !remote) {
           throw named(
             "FileNotFoundError",
@@ -154,16 +156,10 @@ export class SharedMemory {
    * their bytes until they let go (call it once, in the creator, as in Python).
    */
   unlink(): void {
-    const mem = byName.get(this.name);
-    if (mem) {
-      byName.delete(this.name);
-      unnameMemory(this.name);
-    }
-    // A block of the parent process (mapped here, or served): its name goes there.
-    if (this.#memory instanceof RemoteMemory) this.#memory.unlinkName(this.name);
-    else if (this.#memory instanceof LocalMemory && segmentRef(this.#memory) && !ownSegment(this.#memory)) {
-      unlinkAtParent(this.name);
-    }
+    byName.delete(this.name);
+    // A block of the parent process (served, or mapped here): its name goes there.
+    const mem = this.#memory;
+    if (mem instanceof RemoteMemory || (mem instanceof LocalMemory && !ownSegment(mem))) unlinkInParent(this.name);
   }
 
   /** `using shm = new SharedMemory(...)` closes it at the end of the block. */
@@ -270,3 +266,64 @@ registerReviver("shared-memory", (s) => {
     arriving = null;
   }
 });
+
+// The name service child processes use (Op.Shm on their request line):
+// find a block of this thread by name, or unlink its name. Payload: u8
+// (1 find, 2 unlink), then the name. A found block's answer: f64 id and f64
+// size, the id being -1 for a block in OS shared memory, whose window
+// (JSON) follows: the child maps it itself.
+const FIND = 1, UNLINK = 2;
+
+function nameRequest(what: number, name: string): Uint8Array {
+  const bytes = new TextEncoder().encode(name);
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = what;
+  out.set(bytes, 1);
+  return out;
+}
+
+function serveNames(req: Request): Answer {
+  const name = new TextDecoder().decode(req.payload.subarray(1));
+  if (req.payload[0] === UNLINK) {
+    byName.delete(name);
+    return [Status.Ok, null];
+  }
+  const mem = byName.get(name);
+  if (!mem) return [Status.Empty, null];
+  const segment = segmentRef(mem);
+  const ref = segment ? null : exportMemory(mem);
+  const tail = segment ? new TextEncoder().encode(JSON.stringify(segment)) : new Uint8Array(0);
+  const out = new Uint8Array(16 + tail.length);
+  new DataView(out.buffer).setFloat64(0, ref ? ref.id : -1, true);
+  new DataView(out.buffer).setFloat64(8, sizes.get(mem) ?? mem.byteLength, true);
+  out.set(tail, 16);
+  return [Status.Ok, out];
+}
+
+handleOp(Op.Shm, serveNames, () => false);
+
+function parentHome(): number | null {
+  const home = state().parent?.pid;
+  return state().isChild && home !== undefined && requestLine() ? home : null;
+}
+
+// A block of the parent process, by name: its memory and size, or null (not found, or no parent process).
+function findInParent(name: string): { memory: AtomicMemory; size: number } | null {
+  const home = parentHome();
+  if (home === null) return null;
+  const [status, bytes] = clientFor({ home }, "shared memory block").callRaw(Op.Shm, 0, undefined, nameRequest(FIND, name));
+  if (status !== Status.Ok) return null;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const id = v.getFloat64(0, true), size = v.getFloat64(8, true);
+  if (id === -1) return { memory: attachMemory(JSON.parse(new TextDecoder().decode(bytes.subarray(16)))), size };
+  return { memory: RemoteMemory.of({ home, id, size }), size };
+}
+
+// Removes a block's name in the parent process (it answers nothing).
+function unlinkInParent(name: string): void {
+  const home = parentHome();
+  if (home === null) return;
+  const client = clientFor({ home }, "shared memory block");
+  client.post(Op.Shm, 0, nameRequest(UNLINK, name));
+  client.flushNow();
+}
