@@ -33,7 +33,8 @@
 import { memoryFrom } from "./shared/crossing.ts";
 import { registerReviver } from "./transport/values.ts";
 import { reviving, type SyncState } from "./sync/common.ts";
-import { Barrier } from "./sync/barrier.ts";
+import { Barrier, crossedAction } from "./sync/barrier.ts";
+import type { FunctionRef } from "./transport/functions.ts";
 import { Condition } from "./sync/condition.ts";
 import { Event } from "./sync/event.ts";
 import { Lock } from "./sync/lock.ts";
@@ -63,7 +64,11 @@ registerReviver("sync", (s) => {
       case "Condition":
         return new Condition(state.lock as Lock | RLock);
       case "Barrier":
-        return new Barrier(state.parties as number, undefined, state.timeout as number | undefined);
+        return new Barrier(
+          state.parties as number,
+          state.action ? crossedAction(state.action as FunctionRef) : undefined,
+          state.timeout as number | undefined,
+        );
     }
     throw new TypeError(`Cannot receive a synchronisation object of kind ${String(state.kind)} (a bug in multiproc)`);
   });

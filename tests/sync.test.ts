@@ -8,7 +8,7 @@
 // held, the `...Sync` twins in a child and their refusal here, and bad
 // arguments.
 import fc from "fast-check";
-import { getContext, type Process, Queue, SerializationError } from "../mod.ts";
+import { getContext, type Process, Queue, SerializationError, Value } from "../mod.ts";
 import {
   Barrier,
   BoundedSemaphore,
@@ -126,6 +126,32 @@ export async function sameLockThere(cond: Condition, lock: Lock, out: Queue<bool
 
 export async function barrierRounds(barrier: Barrier, out: Queue<number[]>, who: number, rounds: number): Promise<void> {
   for (let r = 0; r < rounds; r++) await out.put([who, r, await barrier.wait(20000)]);
+}
+
+// The Barrier action's counter in this process (set by the party before it waits).
+let released: Value | null = null;
+
+/** A Barrier action: counts the cycles released, in whichever process runs it. */
+export function countRelease(): void {
+  released!.value += 1;
+}
+
+// Waits `rounds` times; after each, reports its index and the count the
+// action had reached by then (the action ran before anyone was released).
+export async function barrierWithAction(barrier: Barrier, count: Value, out: Queue<number[]>, rounds: number): Promise<void> {
+  released = count;
+  for (let r = 0; r < rounds; r++) {
+    const index = await barrier.wait(20000);
+    await out.put([r, index, count.value]);
+  }
+}
+
+export function barrierWithActionSync(barrier: Barrier, count: Value, out: Queue<number[]>, rounds: number): void {
+  released = count;
+  for (let r = 0; r < rounds; r++) {
+    const index = barrier.waitSync(20000);
+    out.putNowait([r, index, count.value]);
+  }
 }
 
 export async function releaseLater(sem: Semaphore, ev: Event): Promise<void> {
@@ -535,6 +561,36 @@ test("a Barrier across children releases in cycles of its parties", async () => 
   }
 }, { timeout: 60000 });
 
+test("a Barrier's action crosses with it and runs once per cycle, in the last party, before any is released", async () => {
+  // countRelease uses a variable of this module: it reaches the children as
+  // an export of the main module; async and sync waits, the parent joining in.
+  for (const [target, label] of [[barrierWithAction, "wait"], [barrierWithActionSync, "waitSync"]] as const) {
+    const count = new Value("i", 0);
+    const barrier = new Barrier(3, countRelease);
+    const out = new Queue<number[]>();
+    const rounds = 4;
+    const ps = [start(target, [barrier, count, out, rounds]), start(target, [barrier, count, out, rounds])];
+    await barrierWithAction(barrier, count, out, rounds);
+    await joinAll(ps);
+    const got = await drain(out, 3 * rounds);
+    for (let r = 0; r < rounds; r++) {
+      const cycle = got.filter(([round]) => round === r);
+      assertEquals(cycle.map(([, i]) => i).sort(), [0, 1, 2], `${label}: cycle ${r}`);
+      for (const [, , seen] of cycle) assert(seen >= r + 1, `${label}: a party of cycle ${r} saw ${seen} actions`);
+    }
+    assertEquals(count.value, rounds, `${label}: the action ran once per cycle`);
+  }
+  // A self-contained action needs no module at all.
+  const b = new Barrier(2, () => {
+    (globalThis as { actionRuns?: number }).actionRuns = ((globalThis as { actionRuns?: number }).actionRuns ?? 0) + 1;
+  });
+  const q = new Queue<number[]>();
+  const p = start(barrierRounds, [b, q, 1, 3]);
+  await barrierRounds(b, q, 0, 3);
+  await joinAll([p]);
+  assertEquals((await drain(q, 6)).length, 6);
+}, { timeout: 90000 });
+
 test("a Condition and its Lock stay one lock in a child; a child's notify wakes the parent", async () => {
   const lock = new Lock();
   const cond = new Condition(lock);
@@ -689,11 +745,12 @@ test("bad arguments are refused clearly, and the primitive keeps working", async
   await cond.withLock(() => cond.notify());
 });
 
-test("what cannot cross: a Barrier with an action, a primitive put on a queue", () => {
+test("what cannot cross: a Barrier whose action uses local variables, a primitive put on a queue", () => {
   const q = new Queue<unknown>();
   assertThrows(() => q.putNowait(new Lock()), SerializationError, "pass it to the Process");
   assertThrows(() => q.putNowait(new Event()), SerializationError, "An Event cannot be put on a queue");
-  const p = new ctx.Process({ target: barrierRounds as never, args: [new Barrier(2, () => 1), q, 0, 1] });
-  assertThrows(() => p.start(), SerializationError, "A Barrier with an action cannot be passed");
-  assertEquals(q.qsize(), 0);
+  let local = 0;
+  const p = new ctx.Process({ target: barrierRounds as never, args: [new Barrier(2, () => local++), q, 0, 1] });
+  assertThrows(() => p.start(), SerializationError, 'uses "local" from the code around it');
+  assertEquals([q.qsize(), local], [0, 0]);
 });

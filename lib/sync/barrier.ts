@@ -4,10 +4,42 @@ import { BrokenBarrierError, SerializationError } from "../errors.ts";
 import { checkPositiveInteger } from "../checks.ts";
 import { type AtomicMemory, TIMED_OUT } from "../shared/memory.ts";
 import { crossing, type Destination } from "../transport/values.ts";
+import { type FunctionRef, loadFunction, loadFunctionNow, resolveFunction } from "../transport/functions.ts";
 import { newOrArriving, refuseBlocking, syncCrossing, timeoutMs } from "./common.ts";
 import { arrival, BARRIER, barrierBroken, barrierCount, BROKE, BROKEN, MAX_PARTIES, RELEASED } from "./kernels.ts";
 
 const NONE: number[] = [];
+
+// Actions of Barriers that arrived from another process or thread, by what they arrived as.
+const crossedActions = new WeakMap<Function, FunctionRef>();
+
+/**
+ * The action of a Barrier that arrived: the function `ref` names, found at
+ * once if this process has it (a self-contained function, or one of a
+ * module it has imported), else when its module has loaded. Until then,
+ * `wait()` waits for it and `waitSync()` says to use `wait()`.
+ */
+export function crossedAction(ref: FunctionRef): () => unknown {
+  let fn: Function | null = null;
+  let failure: unknown = null;
+  let loading: Promise<void> | null = null;
+  try {
+    fn = loadFunctionNow(ref);
+  } catch (error) {
+    failure = error;
+  }
+  if (!fn && !failure) loading = loadFunction(ref).then((f) => void (fn = f), (error) => void (failure = error));
+  const action = (): unknown => {
+    if (fn) return fn();
+    if (failure) throw failure;
+    return loading!.then(() => action());
+  };
+  crossedActions.set(action, ref);
+  stillLoading.set(action, () => !fn && !failure);
+  return action;
+}
+
+const stillLoading = new WeakMap<Function, () => boolean>();
 
 function broken(): BrokenBarrierError {
   return new BrokenBarrierError(
@@ -29,12 +61,12 @@ function timedOut(ms: number): BrokenBarrierError {
  * barrier.
  *
  * `action`, if given, runs once per cycle in the last party to arrive,
- * before any party is released; if it throws, the barrier breaks and that
- * party's `wait` rejects with its error. A function cannot cross to
- * another process or thread, so a Barrier with an action stays where it
- * was made (passing it to a child throws a SerializationError): to share
- * one, make it without an action and let one party (the one whose `wait`
- * answers 0) do the work between two waits.
+ * before any party is released, in whichever process or thread that party
+ * is; if it throws, the barrier breaks and that party's `wait` rejects with
+ * its error. The action reaches other processes and threads as a Process
+ * target does: self-contained (no free variables), exported from the main
+ * module, or registered with `task()`; any other is refused with a
+ * SerializationError when the Barrier is passed on.
  *
  * A party that dies while the others wait is not noticed: give the waits a
  * timeout. A barrier remembers the outcome of its last 256 cycles; a waiter
@@ -80,14 +112,15 @@ export class Barrier {
   static {
     Object.defineProperty(Barrier.prototype, crossing, {
       value(this: Barrier, to: Destination) {
-        if (this.#action && to !== "item") {
-          throw new SerializationError(
-            "A Barrier with an action cannot be passed to another process or thread: the action is a function, " +
-              "which runs only where the Barrier was made. Make the Barrier without an action, and let the party " +
-              "whose wait() answers 0 do the work between two waits",
-          );
+        let action: FunctionRef | undefined;
+        if (this.#action) {
+          try {
+            action = crossedActions.get(this.#action) ?? resolveFunction(this.#action, "the Barrier's action");
+          } catch (error) {
+            throw new SerializationError(`Cannot pass this Barrier on: ${(error as Error).message}`, "action", { cause: error });
+          }
         }
-        return syncCrossing("Barrier", this.#mem, to, { parties: this.#parties, timeout: this.#timeout });
+        return syncCrossing("Barrier", this.#mem, to, { parties: this.#parties, timeout: this.#timeout, action });
       },
     });
   }
@@ -195,6 +228,12 @@ export class Barrier {
     if (index === this.#parties - 1) {
       if (this.#action) {
         try {
+          if (stillLoading.get(this.#action)?.()) {
+            throw new TypeError(
+              `The Barrier's action (${crossedActions.get(this.#action)?.name}) is in a module this process has not ` +
+                "loaded yet, and waitSync() cannot wait for it: use await barrier.wait()",
+            );
+          }
           const r = this.#action() as { then?: unknown } | undefined;
           if (typeof r?.then === "function") {
             throw new TypeError("The Barrier's action returned a promise, which waitSync() cannot wait for: use await barrier.wait()");

@@ -110,11 +110,16 @@ function nameShim(target: Function, value: string): Function {
   return Object.defineProperty(target, "name", { value, configurable: true });
 }
 
+// Modules imported for a FunctionRef, for the synchronous lookup below.
+const imported = new Map<string, Record<string, unknown>>();
+
 async function importForRef(url: string): Promise<Record<string, unknown>> {
   const s = state();
   s.bootstrapping = true;
   try {
-    return await import(url) as Record<string, unknown>;
+    const ns = await import(url) as Record<string, unknown>;
+    imported.set(url, ns);
+    return ns;
   } finally {
     s.bootstrapping = false;
   }
@@ -127,12 +132,30 @@ function mismatch(ref: FunctionRef, why: string): TypeError {
   );
 }
 
+/**
+ * Turns a FunctionRef back into a function without waiting: possible for a
+ * self-contained function, and for one of a module this process has
+ * already imported (for a task, or a Process target); null otherwise.
+ */
+export function loadFunctionNow(ref: FunctionRef): Function | null {
+  if (ref.type === "source") return fromSource(ref);
+  if (ref.type === "task") return state().tasksByUrl.get(ref.url)?.[ref.index] ? pick(ref, {}) : null;
+  const ns = imported.get(ref.url);
+  return ns ? pick(ref, ns) : null;
+}
+
+function fromSource(ref: { source: string }): Function {
+  return new Function("__name", `"use strict";\nreturn (${ref.source});`)(nameShim) as Function;
+}
+
 /** Turns a FunctionRef back into a function, in the child. */
 export async function loadFunction(ref: FunctionRef): Promise<Function> {
-  if (ref.type === "source") {
-    return new Function("__name", `"use strict";\nreturn (${ref.source});`)(nameShim) as Function;
-  }
-  const ns = await importForRef(ref.url);
+  if (ref.type === "source") return fromSource(ref);
+  return pick(ref, await importForRef(ref.url));
+}
+
+// The function `ref` names, from its module's namespace `ns` (or the task registry).
+function pick(ref: Exclude<FunctionRef, { type: "source" }>, ns: Record<string, unknown>): Function {
   if (ref.type === "task") {
     const fn = state().tasksByUrl.get(ref.url)?.[ref.index];
     if (!fn) throw mismatch(ref, `${ref.url} registered fewer task() functions than the parent saw`);
