@@ -9,7 +9,7 @@ import { ProcessError } from "./errors.ts";
 import { getContext } from "./contexts.ts";
 import { Pipe } from "./pipe.ts";
 import type { Process } from "./process.ts";
-import { task } from "./transport/functions.ts";
+import { resolveFunction, task } from "./transport/functions.ts";
 import { type Link, linkTo } from "./manager/client.ts";
 import { keyBytes, newAuthkey } from "./manager/protocol.ts";
 import { type ManagerAddress, serveManager } from "./manager/server.ts";
@@ -208,18 +208,52 @@ export class Manager {
     return this.#make("rlock", undefined);
   }
 
-  /** A new condition at the manager (Python's `manager.Condition()`), with a re-entrant lock of its own. */
-  Condition(): ConditionProxy {
-    return this.#make("condition", undefined);
+  /**
+   * A new condition at the manager (Python's `manager.Condition(lock)`):
+   * over `lock`, a Lock or RLock proxy of this manager, or a re-entrant
+   * lock of its own.
+   */
+  Condition(lock?: LockProxy | RLockProxy): ConditionProxy {
+    if (lock === undefined) return this.#make("condition", undefined);
+    const ref = lock instanceof ConditionProxy ? null : refOf(lock);
+    if (!ref || (ref.kind !== "lock" && ref.kind !== "rlock")) {
+      throw new TypeError("Condition(lock): lock must be a Lock or RLock proxy made by a manager (manager.Lock(), manager.RLock())");
+    }
+    if (ref.address.host !== this.address.host || ref.address.port !== this.address.port) {
+      throw new TypeError(
+        `Condition(lock): the lock belongs to the manager at ${ref.address.host}:${ref.address.port}, ` +
+          `not this one (${this.address.host}:${this.address.port}): make it with this manager's Lock()`,
+      );
+    }
+    return this.#make("condition", ref.id);
   }
 
-  /** A new barrier at the manager (Python's `manager.Barrier(parties, timeout=...)`; timeout in ms). */
-  Barrier(parties: number, timeout?: number): BarrierProxy {
+  /**
+   * A new barrier at the manager (Python's `manager.Barrier(parties,
+   * action, timeout)`; timeout in ms). The action runs in the manager's
+   * process, once per cycle, before the parties are released (as in
+   * Python); it must be exported from the main module or registered with
+   * `task()` (the manager runs no code sent to it as text).
+   */
+  Barrier(parties: number, action?: () => unknown, timeout?: number): BarrierProxy {
     if (!Number.isInteger(parties) || parties < 1) throw new TypeError(`Barrier(parties): parties must be an integer >= 1, got ${String(parties)}`);
-    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-      throw new TypeError(`Barrier(parties, timeout): timeout must be a number of ms >= 0, got ${String(timeout)}`);
+    if (action !== undefined && action !== null && typeof action !== "function") {
+      throw new TypeError(
+        `Barrier(parties, action, timeout): action must be a function, got ${String(action)}` +
+          (typeof action === "number" ? ` (for a timeout alone: Barrier(${parties}, undefined, ${action}))` : ""),
+      );
     }
-    return this.#make("barrier", [parties, timeout]);
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
+      throw new TypeError(`Barrier(parties, action, timeout): timeout must be a number of ms >= 0, got ${String(timeout)}`);
+    }
+    const ref = action ? resolveFunction(action, "the manager Barrier's action") : undefined;
+    if (ref?.type === "source") {
+      throw new TypeError(
+        `Barrier(parties, action): the action runs in the manager's process, which runs no code sent to it: ` +
+          `export ${action!.name || "it"} from the main module, or register it with task(import.meta.url, fn)`,
+      );
+    }
+    return this.#make("barrier", [parties, timeout, ref]);
   }
 
   /** A new semaphore at the manager (Python's `manager.Semaphore(value)`). */
@@ -275,6 +309,14 @@ function checkCount(value: unknown, what: string): number {
     throw new RangeError(`${what}(value): value must be an integer >= 0, got ${String(value)}`);
   }
   return value;
+}
+
+function refOf(proxy: unknown): ProxyRef | null {
+  try {
+    return typeof proxy === "object" && proxy !== null ? handleOf(proxy).ref : null;
+  } catch {
+    return null;
+  }
 }
 
 function checkKey(key: unknown): Uint8Array {

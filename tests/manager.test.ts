@@ -7,6 +7,10 @@
 // stalled client, a client gone mid-call, an oversized frame; and shutdown.
 import fc from "fast-check";
 import { connect, type Socket } from "node:net";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
 import {
   AuthenticationError,
   type BarrierProxy,
@@ -444,6 +448,82 @@ test("manager.RLock belongs to the client that took it; manager.Barrier releases
   assertEquals([...(await got.toArray()), mine].sort(), [0, 1, 2]);
   assertEquals([await b.parties(), await b.nWaiting(), await b.broken()], [3, 0, false]);
   await assertRejects(() => manager.Barrier(2).wait(20), BrokenBarrierError);
+});
+
+/** A manager barrier's action: runs in the manager's process, notes each cycle in a file named by the environment. */
+export function noteCycle(): void {
+  appendFileSync(process.env.MULTIPROC_TEST_CYCLES!, "x");
+}
+
+export async function waitRounds(b: BarrierProxy, rounds: number): Promise<void> {
+  for (let r = 0; r < rounds; r++) await b.wait(20_000);
+}
+
+test("manager.Barrier's action runs once per cycle in the manager before the parties go on; code as text is refused", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "multiproc-")), "cycles");
+  writeFileSync(file, "");
+  process.env.MULTIPROC_TEST_CYCLES = file;
+  try {
+    await using manager = await Manager.start();
+    const b = manager.Barrier(2, noteCycle, 20_000);
+    const p = start(waitRounds, [b, 3]);
+    for (let r = 0; r < 3; r++) {
+      await b.wait();
+      assertEquals(readFileSync(file, "utf8").length, r + 1, `cycle ${r}: the action ran before the release`);
+    }
+    await p.join();
+    assertEquals(p.exitCode, 0);
+    assertThrows(() => manager.Barrier(2, () => 1), TypeError, "runs no code sent to it");
+    assertThrows(() => manager.Barrier(2, 500 as never), TypeError, "Barrier(2, undefined, 500)");
+    // A client naming code the manager's program does not have is refused by the manager.
+    const forged = { address: manager.address, authkey: manager.authkey, id: "forged-barrier", kind: "barrier" };
+    const link = new Link(manager.address, manager.authkey);
+    await link.request("new", forged.id, "barrier", [2, undefined, { type: "main", url: "file:///elsewhere.ts", name: "f", hash: "0" }])
+      .then(() => assert(false, "made"), (e: Error) => assert(e.message.includes("exported from the manager's main module"), e.message));
+    link.close();
+  } finally {
+    delete process.env.MULTIPROC_TEST_CYCLES;
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+});
+
+export async function tryLock(l: LockProxy, out: ListProxy<boolean>): Promise<void> {
+  const got = await l.acquire({ block: false });
+  await out.append(got);
+  if (got) await l.release();
+}
+
+test("manager.Condition(lock) is over that lock: holding one holds the other, wait lets it go", async () => {
+  await using manager = await Manager.start();
+  const lock = manager.Lock();
+  const c = manager.Condition(lock);
+  const seen = manager.list<boolean>();
+  await c.acquire();
+  let p = start(tryLock, [lock, seen]);
+  await p.join();
+  assertEquals(await c.wait(300), false, "nobody notified (the lock was let go meanwhile)");
+  // While it waits, another process takes the lock and notifies.
+  const waiting = c.wait(20_000);
+  p = start(tryLock, [lock, seen]);
+  await p.join();
+  const flags = manager.dict<string, boolean>();
+  const q = start(flagAndNotify, [c, flags]);
+  assertEquals(await waiting, true, "notified");
+  assertEquals(await flags.get("go"), true);
+  assertEquals(await seen.toArray(), [false, true], "held through the condition; free while it waits");
+  await c.release();
+  await q.join();
+  assertEquals(await lock.acquire({ block: false }), true, "let go with the condition");
+  await lock.release();
+  // Over an RLock: re-entrant through either.
+  const r = manager.RLock();
+  const rc = manager.Condition(r);
+  await rc.acquire();
+  assertEquals(await r.acquire({ block: false }), true, "the same client holds it again");
+  await r.release();
+  await rc.release();
+  assertThrows(() => manager.Condition(manager.dict() as never), TypeError, "Lock or RLock proxy");
+  assertThrows(() => manager.Condition(rc as never), TypeError, "Lock or RLock proxy");
 });
 
 export async function flagAndNotify(c: ConditionProxy, flags: DictProxy<string, boolean>): Promise<void> {

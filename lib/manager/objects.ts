@@ -8,6 +8,9 @@
 import { isDeepStrictEqual } from "../runtime/network.ts";
 import { JoinableQueue, Queue } from "../queue.ts";
 import { Barrier, BoundedSemaphore, Event, Lock, Semaphore } from "../sync.ts";
+import { crossedAction } from "../sync/barrier.ts";
+import type { FunctionRef } from "../transport/functions.ts";
+import { state } from "../state.ts";
 import {
   BARRIER,
   CallError,
@@ -80,8 +83,23 @@ function index(list: unknown[], i: unknown, forInsert = false): number {
   return at;
 }
 
-/** A new object of `kind`, from `init` (already checked by the client). */
-export function makeHeld(kind: ObjectKind, init: unknown): Held {
+// A barrier's action, as a client names it (lib/transport/functions.ts).
+// The manager runs no code sent to it: the action must be a function of
+// the manager's own program, an export of its main module or a task() of
+// a module on its disk, which it imports as a child process would.
+function checkAction(x: unknown): FunctionRef {
+  const r = (typeof x === "object" && x !== null ? x : {}) as Record<string, unknown>;
+  const named = typeof r.name === "string" && typeof r.url === "string" && typeof r.hash === "string";
+  if (named && r.type === "main" && r.url === state().mainUrl) return x as FunctionRef;
+  if (named && r.type === "task" && Number.isInteger(r.index) && (r.url as string).startsWith("file:")) return x as FunctionRef;
+  throw new CallError(
+    "TypeError",
+    "a manager barrier's action must be exported from the manager's main module or registered with task() in a module on its disk",
+  );
+}
+
+/** A new object of `kind`, from `init` (already checked by the client); `find` finds another object by id. */
+export function makeHeld(kind: ObjectKind, init: unknown, find: (id: string) => Held | undefined): Held {
   switch (kind) {
     case "dict":
       return { kind, data: new Map((init as Array<[unknown, unknown]> | undefined ?? []).map(([k, v]) => [checkKey(k), v])) };
@@ -103,12 +121,17 @@ export function makeHeld(kind: ObjectKind, init: unknown): Held {
       return { kind, data: new Event() };
     case "rlock":
       return { kind, data: { lock: new Lock(), owner: null, count: 0 } };
-    case "condition":
-      return { kind, data: { rlock: { lock: new Lock(), owner: null, count: 0 }, waiters: [] } };
+    case "condition": {
+      if (init === undefined) return { kind, data: { lock: { lock: new Lock(), owner: null, count: 0 }, reentrant: true, waiters: [] } };
+      // Over a lock of this manager's, by its id.
+      const lock = typeof init === "string" ? find(init) : undefined;
+      if (lock?.kind !== "lock" && lock?.kind !== "rlock") throw new CallError("TypeError", "a condition's lock must be a Lock or RLock of this manager");
+      return { kind, data: { lock: lock.data, reentrant: lock.kind === "rlock", waiters: [] } };
+    }
     case "barrier": {
-      const [parties, timeout] = (init ?? []) as [unknown, unknown];
+      const [parties, timeout, action] = (init ?? []) as [unknown, unknown, FunctionRef | undefined];
       if (typeof parties !== "number" || !Number.isInteger(parties) || parties < 1) throw new CallError("TypeError", "parties must be an integer >= 1");
-      return { kind, data: new Barrier(parties, undefined, ms(timeout)) };
+      return { kind, data: new Barrier(parties, action === undefined ? undefined : crossedAction(checkAction(action)), ms(timeout)) };
     }
     case "queue":
     case "joinable": {

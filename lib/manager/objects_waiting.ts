@@ -15,9 +15,10 @@ export class CallError extends Error {
   }
 }
 
-/** A condition at the manager: its own re-entrant lock, and who waits to be notified. */
+/** A condition at the manager: its lock (a Lock or an RLock), and who waits to be notified. */
 export interface HeldCondition {
-  rlock: HeldRLock;
+  lock: HeldLock | HeldRLock;
+  reentrant: boolean;
   waiters: Array<() => void>;
 }
 
@@ -145,17 +146,20 @@ export const RLOCK: Record<string, (l: HeldRLock, a: unknown[], signal: AbortSig
   },
 };
 
-// A condition's lock is an RLock of its own (Python's default); wait lets it
-// go entirely, waits for a notify (or the time), and takes it back as deep.
+// A condition's lock is an RLock of its own (Python's default) or the Lock
+// or RLock it was made over; wait lets it go entirely, waits for a notify
+// (or the time), and takes it back as deep.
+const lockOf = (c: HeldCondition) => (c.reentrant ? RLOCK : LOCK) as Record<string, (l: HeldLock | HeldRLock, a: unknown[], signal: AbortSignal) => unknown>;
+
 export const CONDITION: Record<string, (c: HeldCondition, a: unknown[], signal: AbortSignal) => unknown> = {
-  acquire: (c, a, signal) => RLOCK.acquire(c.rlock, a, signal),
-  release: (c, a, signal) => RLOCK.release(c.rlock, a, signal),
+  acquire: (c, a, signal) => lockOf(c).acquire(c.lock, a, signal),
+  release: (c, a, signal) => lockOf(c).release(c.lock, a, signal),
   wait: async (c, [timeout], signal) => {
-    const l = c.rlock;
+    const l = c.lock;
     if (l.owner !== signal) throw new CallError("RuntimeError", "cannot wait on un-acquired lock (acquire the condition first)");
-    const depth = l.count;
+    const depth = "count" in l ? l.count : 1;
     l.owner = null;
-    l.count = 0;
+    if ("count" in l) l.count = 0;
     l.lock.release();
     let wake = () => {};
     let gone = () => {};
@@ -170,17 +174,17 @@ export const CONDITION: Record<string, (c: HeldCondition, a: unknown[], signal: 
     const at = c.waiters.indexOf(wake);
     if (at >= 0) c.waiters.splice(at, 1);
     if (signal.aborted) return false;
-    await RLOCK.acquire(l, [true, undefined], signal);
-    l.count = depth;
+    await lockOf(c).acquire(l, [true, undefined], signal);
+    if ("count" in l) l.count = depth;
     return notified;
   },
   notify: (c, [n], signal) => {
-    if (c.rlock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
+    if (c.lock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
     const count = typeof n === "number" && n >= 0 ? n : 1;
     for (const wake of c.waiters.splice(0, count)) wake();
   },
   notifyAll: (c, _a, signal) => {
-    if (c.rlock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
+    if (c.lock.owner !== signal) throw new CallError("RuntimeError", "cannot notify on un-acquired lock");
     for (const wake of c.waiters.splice(0)) wake();
   },
 };

@@ -161,7 +161,7 @@ class ManagerServer {
       case "new": {
         const [id, kind, init] = operands as [string, ObjectKind, unknown];
         if (typeof id !== "string" || id.length > 64) throw new CallError("TypeError", "bad object id");
-        if (!this.#objects.has(id)) this.#objects.set(id, makeHeld(kind, init));
+        if (!this.#objects.has(id)) this.#objects.set(id, makeHeld(kind, init, (other) => this.#objects.get(other)));
         for (const wake of this.#waiting.get(id) ?? []) wake();
         this.#waiting.delete(id);
         return null;

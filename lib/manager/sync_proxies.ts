@@ -202,7 +202,7 @@ export class RLockProxy extends LockProxy {}
 
 /**
  * A proxy of a barrier in a manager (Python's `manager.Barrier(parties,
- * timeout=...)`; no action).
+ * action, timeout)`; the action runs in the manager's process).
  *
  * @example
  * ```ts ignore
@@ -249,8 +249,9 @@ export class BarrierProxy {
 }
 
 /**
- * A proxy of a condition in a manager (Python's `manager.Condition()`,
- * with a re-entrant lock of its own, held per client process).
+ * A proxy of a condition in a manager (Python's `manager.Condition(lock)`),
+ * over a Lock or RLock proxy of the same manager, or a re-entrant lock of
+ * its own; a lock is held per client process.
  *
  * @example
  * ```ts ignore
