@@ -13,6 +13,7 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import socket
 
 from timing import timed
 
@@ -26,6 +27,39 @@ def round_trips(control, d, done):
             d["k"] = i
             d["k"]
         done.put("done")
+
+
+def echo(listener):
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        b = conn.recv(64)
+        if not b:
+            return
+        conn.sendall(b)
+
+
+def raw_echo(ctx, n, samples):
+    """CPython's own channel: a bare blocking TCP echo server in another process."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    server = ctx.Process(target=echo, args=(listener,))
+    server.start()
+    conn = socket.create_connection(listener.getsockname())
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ping = bytes(32)
+
+    def trips():
+        for _ in range(n):
+            conn.sendall(ping)
+            conn.recv(64)
+
+    ms = timed(trips, samples, warm=True)
+    conn.close()
+    server.join()
+    listener.close()
+    return {"group": "dict", "impl": "raw TCP echo (blocking sockets), another process", "median_ms": ms, "rate": n / (ms / 1000)}
 
 
 def main():
@@ -58,6 +92,7 @@ def main():
         results.append({"group": "dict", "impl": "Manager().dict(), from a child", "median_ms": ms, "rate": n / (ms / 1000)})
         control.put(-1)
         child.join()
+    results.append(raw_echo(ctx, n, samples))
     print(json.dumps({"python": platform.python_version(), "results": results}))
 
 
