@@ -8,53 +8,54 @@
  * behaviour follow Python's module, in camelCase, with promises and
  * milliseconds.
  *
+ * In a program, the code that starts children goes under the main-module
+ * guard, `if (isMain(import.meta)) { ... }` (Python's `if __name__ ==
+ * "__main__":`), so that a child importing the module to find its target
+ * does not start children of its own. The examples below leave it out:
+ * their targets use nothing around them, so they travel as source and no
+ * child imports the module.
+ *
  * @example Two processes squaring numbers
- * ```ts ignore
- * import { isMain, Process } from "multiproc";
+ * ```ts
+ * import { Process } from "multiproc";
  *
  * export function squareNumbers(id: number) {
  *   for (let i = 1; i <= 5; i++) console.log(`Process ${id}: ${i} squared = ${i * i}`);
  * }
  *
- * if (isMain(import.meta)) {
- *   const ps = [1, 2].map((id) => new Process({ target: squareNumbers, args: [id] }));
- *   for (const p of ps) p.start();
- *   for (const p of ps) await p.join();
- *   console.log("All processes finished.");
- * }
+ * const ps = [1, 2].map((id) => new Process({ target: squareNumbers, args: [id] }));
+ * for (const p of ps) p.start();
+ * for (const p of ps) await p.join();
+ * console.log(ps.map((p) => p.exitCode)); // [ 0, 0 ]
  * ```
  *
  * @example A pool of four workers
- * ```ts ignore
- * import { isMain, Pool } from "multiproc";
+ * ```ts
+ * import { Pool } from "multiproc";
  *
  * export function cube(x: number): number {
  *   return x * x * x;
  * }
  *
- * if (isMain(import.meta)) {
- *   await using pool = new Pool(4);
- *   console.log(await pool.map(cube, [0, 1, 2, 3])); // [0, 1, 8, 27]
- *   for await (const y of pool.imap(cube, [4, 5])) console.log(y); // 64, then 125
- * }
+ * await using pool = new Pool(4);
+ * console.log(await pool.map(cube, [0, 1, 2, 3])); // [ 0, 1, 8, 27 ]
+ * for await (const y of pool.imap(cube, [4, 5])) console.log(y); // 64, then 125
  * ```
  *
  * @example A manager's dict, written by a child process
- * ```ts ignore
- * import { type DictProxy, isMain, Manager, Process } from "multiproc";
+ * ```ts
+ * import { type DictProxy, Manager, Process } from "multiproc";
  *
  * export async function worker(d: DictProxy<string, number>) {
  *   await d.set("answer", 42);
  * }
  *
- * if (isMain(import.meta)) {
- *   await using manager = await Manager.start();
- *   const d = manager.dict<string, number>();
- *   const p = new Process({ target: worker, args: [d] });
- *   p.start();
- *   await p.join();
- *   console.log(await d.toObject()); // { answer: 42 }
- * }
+ * await using manager = await Manager.start();
+ * const d = manager.dict<string, number>();
+ * const p = new Process({ target: worker, args: [d] });
+ * p.start();
+ * await p.join();
+ * console.log(await d.toObject()); // { answer: 42 }
  * ```
  *
  * @module

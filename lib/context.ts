@@ -11,7 +11,7 @@ export type { RuntimeName, StartMethod };
  *
  * @example
  * ```ts
- * import { runtime } from "./context.ts";
+ * import { runtime } from "multiproc";
  * console.log(["node", "deno", "bun"].includes(runtime)); // true
  * ```
  */
@@ -45,7 +45,7 @@ function envMethod(): StartMethod | undefined {
  * @returns `"process"` or `"thread"`.
  * @example
  * ```ts
- * import { getStartMethod } from "./context.ts";
+ * import { getStartMethod } from "multiproc";
  * console.log(["process", "thread"].includes(getStartMethod())); // true
  * ```
  */
@@ -63,7 +63,7 @@ export function getStartMethod(): StartMethod {
  * @throws {Error} when it was already set and `force` is not given.
  * @example
  * ```ts
- * import { getStartMethod, setStartMethod } from "./context.ts";
+ * import { getStartMethod, setStartMethod } from "multiproc";
  * setStartMethod("thread", { force: true });
  * console.log(getStartMethod()); // "thread"
  * ```
@@ -86,7 +86,7 @@ export function setStartMethod(method: StartMethod, options: { force?: boolean }
  * @returns `["process", "thread"]` on Node, `["thread", "process"]` on Deno and on Bun (default first).
  * @example
  * ```ts
- * import { getAllStartMethods } from "./context.ts";
+ * import { getAllStartMethods } from "multiproc";
  * console.log(getAllStartMethods().length); // 2
  * ```
  */
@@ -101,7 +101,7 @@ export function getAllStartMethods(): StartMethod[] {
  * @returns A positive integer.
  * @example
  * ```ts
- * import { cpuCount } from "./context.ts";
+ * import { cpuCount } from "multiproc";
  * console.log(cpuCount() >= 1); // true
  * ```
  */
@@ -118,7 +118,7 @@ export function cpuCount(): number {
  * @returns Whether this module is the program's entry point.
  * @example
  * ```ts
- * import { isMain } from "./context.ts";
+ * import { isMain } from "multiproc";
  * if (isMain(import.meta)) console.log("started directly");
  * ```
  */

@@ -9,7 +9,7 @@ import { bindStartMethod, checkStartMethod, cpuCount, getStartMethod, type Start
  *
  * @example
  * ```ts
- * import { type Context, getContext } from "./contexts.ts";
+ * import { type Context, getContext } from "multiproc";
  * const ctx: Context = getContext("process");
  * console.log(ctx.getStartMethod()); // "process"
  * ```
@@ -57,7 +57,7 @@ function makeContext(method: StartMethod): Context {
  * @throws {TypeError} for an unknown start method.
  * @example
  * ```ts
- * import { getContext } from "./contexts.ts";
+ * import { getContext } from "multiproc";
  * const ctx = getContext("thread");
  * console.log(ctx.startMethod); // "thread"
  * ```

@@ -11,7 +11,7 @@
  *
  * @example Catching any multiproc process error
  * ```ts
- * import { ProcessError } from "./errors.ts";
+ * import { ProcessError } from "multiproc";
  * try {
  *   throw new ProcessError("Cannot start a process twice");
  * } catch (e) {
@@ -37,7 +37,7 @@ export class ProcessError extends Error {
  *
  * @example
  * ```ts
- * import { TimeoutError } from "./errors.ts";
+ * import { TimeoutError } from "multiproc";
  * const e = new TimeoutError("Timed out after 100 ms");
  * console.log(e.name); // "TimeoutError"
  * ```
@@ -50,7 +50,7 @@ export class TimeoutError extends ProcessError {}
  *
  * @example
  * ```ts
- * import { SerializationError } from "./errors.ts";
+ * import { SerializationError } from "multiproc";
  * const e = new SerializationError("Cannot send args[0]: functions cannot be cloned", "args[0]");
  * console.log(e.path); // "args[0]"
  * ```
@@ -78,7 +78,7 @@ export class SerializationError extends TypeError {
  *
  * @example
  * ```ts
- * import { WorkerLostError } from "./errors.ts";
+ * import { WorkerLostError } from "multiproc";
  * const e = new WorkerLostError("PoolWorker-2 died (signal SIGKILL) while running a task");
  * console.log(e instanceof Error); // true
  * ```
@@ -98,7 +98,7 @@ export class WorkerLostError extends ProcessError {
  *
  * @example
  * ```ts
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "multiproc";
  * console.log(new RemoteError("boom").name); // "RemoteError"
  * ```
  */
@@ -109,7 +109,7 @@ export class RemoteError extends ProcessError {}
  *
  * @example
  * ```ts
- * import { AuthenticationError } from "./errors.ts";
+ * import { AuthenticationError } from "multiproc";
  * console.log(new AuthenticationError("digest mismatch").name); // "AuthenticationError"
  * ```
  */
@@ -120,7 +120,7 @@ export class AuthenticationError extends ProcessError {}
  *
  * @example
  * ```ts
- * import { QueueEmpty } from "./errors.ts";
+ * import { QueueEmpty } from "multiproc";
  * console.log(new QueueEmpty().name); // "QueueEmpty"
  * ```
  */
@@ -143,7 +143,7 @@ export class QueueEmpty extends Error {
  *
  * @example
  * ```ts
- * import { QueueFull } from "./errors.ts";
+ * import { QueueFull } from "multiproc";
  * console.log(new QueueFull().name); // "QueueFull"
  * ```
  */
@@ -165,7 +165,7 @@ export class QueueFull extends Error {
  *
  * @example
  * ```ts
- * import { EOFError } from "./errors.ts";
+ * import { EOFError } from "multiproc";
  * console.log(new EOFError().name); // "EOFError"
  * ```
  */
@@ -187,7 +187,7 @@ export class EOFError extends Error {
  *
  * @example
  * ```ts
- * import { BrokenBarrierError } from "./errors.ts";
+ * import { BrokenBarrierError } from "multiproc";
  * console.log(new BrokenBarrierError().name); // "BrokenBarrierError"
  * ```
  */

@@ -59,7 +59,7 @@ const serve = task(import.meta.url, serveManager);
  *
  * @example
  * ```ts
- * import type { ManagerOptions } from "./manager.ts";
+ * import type { ManagerOptions } from "multiproc";
  * const options: ManagerOptions = { address: { host: "127.0.0.1", port: 0 }, authkey: "secret" };
  * ```
  */
@@ -80,7 +80,7 @@ let started = 0;
  * program, or from another program with the address and the key.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const d = manager.dict();

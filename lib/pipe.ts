@@ -36,7 +36,7 @@ let arriving: { backend: EndBackend; entry: number } | null = null;
  *
  * @example
  * ```ts
- * import { Pipe } from "./pipe.ts";
+ * import { Pipe } from "multiproc";
  * const [a, b] = Pipe();
  * a.send({ hello: "world" });
  * console.log(await b.recv()); // { hello: "world" }
@@ -89,7 +89,7 @@ export class Connection<T = unknown> {
    * @throws {SerializationError} for a value that cannot be cloned; nothing is sent.
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * a.send([1, "two", new Map([[3, 4]])]);
    * console.log(await b.recv()); // [1, "two", Map { 3 => 4 }]
@@ -106,7 +106,7 @@ export class Connection<T = unknown> {
    * @param bytes The bytes; `offset` and `size` pick a part of them.
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * a.sendBytes(new Uint8Array([1, 2, 3]));
    * console.log(await b.recvBytes()); // Uint8Array [1, 2, 3]
@@ -136,7 +136,7 @@ export class Connection<T = unknown> {
    * @throws {EOFError} when the other end is closed and everything it sent was read.
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * b.send("pong");
    * console.log(await a.recv()); // "pong"
@@ -152,7 +152,7 @@ export class Connection<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * a.send(1);
    * console.log(b.recvSync()); // 1
@@ -172,7 +172,7 @@ export class Connection<T = unknown> {
    * @throws {TypeError} when the message was sent with `send` (it is consumed).
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * b.sendBytes(new TextEncoder().encode("hi"));
    * console.log(new TextDecoder().decode(await a.recvBytes())); // "hi"
@@ -191,7 +191,7 @@ export class Connection<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * console.log(await b.poll()); // false
    * a.send(1);
@@ -210,7 +210,7 @@ export class Connection<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Pipe } from "./pipe.ts";
+   * import { Pipe } from "multiproc";
    * const [a, b] = Pipe();
    * a.send("last");
    * a.close();
@@ -248,7 +248,7 @@ function makeConnection<T>(backend: EndBackend, entry: number): Connection<T> {
  * @returns `[a, b]`.
  * @example
  * ```ts
- * import { Pipe } from "./pipe.ts";
+ * import { Pipe } from "multiproc";
  * const [reader, writer] = Pipe(false);
  * writer.send("one way");
  * console.log(await reader.recv()); // "one way"

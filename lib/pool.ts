@@ -30,7 +30,7 @@ const WINDOW_ITEMS_PER_WORKER = 512;
  * @typeParam I The initializer's parameter types, checked against `initargs`.
  * @example
  * ```ts
- * import type { PoolOptions } from "./pool.ts";
+ * import type { PoolOptions } from "multiproc";
  * const options: PoolOptions = { processes: 2, maxtasksperchild: 100 };
  * console.log(options.processes); // 2
  * ```
@@ -53,7 +53,7 @@ export interface PoolOptions<I extends unknown[] = unknown[]> {
  *
  * @example
  * ```ts
- * import type { MapOptions } from "./pool.ts";
+ * import type { MapOptions } from "multiproc";
  * const options: MapOptions = { chunksize: 100, signal: AbortSignal.timeout(5000) };
  * console.log(options.chunksize); // 100
  * ```
@@ -70,7 +70,7 @@ export interface MapOptions {
  *
  * @example
  * ```ts
- * import type { ApplyOptions } from "./pool.ts";
+ * import type { ApplyOptions } from "multiproc";
  * const options: ApplyOptions = { signal: AbortSignal.timeout(1000) };
  * console.log(options.signal !== undefined); // true
  * ```
@@ -86,7 +86,7 @@ export interface ApplyOptions {
  * @typeParam T The items' type.
  * @example
  * ```ts
- * import type { PoolIterable } from "./pool.ts";
+ * import type { PoolIterable } from "multiproc";
  * const items: PoolIterable<number> = new Set([1, 2, 3]);
  * console.log([...(items as Set<number>)].length); // 3
  * ```
@@ -100,18 +100,17 @@ export type PoolIterable<T> = Iterable<T> | AsyncIterable<T>;
  * mid-task rejects that task with `WorkerLostError` and is replaced.
  *
  * @example Squares, as in Python's docs
- * ```ts ignore
- * import { isMain, Pool } from "multiproc";
+ * ```ts
+ * import { Pool } from "multiproc";
  *
  * export function square(n: number): number {
  *   return n * n;
  * }
  *
- * if (isMain(import.meta)) {
- *   await using pool = new Pool(4);
- *   console.log(await pool.map(square, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
- *   // [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
- * }
+ * // (in a program: under `if (isMain(import.meta))`, see isMain)
+ * await using pool = new Pool(4);
+ * console.log(await pool.map(square, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
+ * // [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]
  * ```
  */
 export class Pool {

@@ -18,7 +18,7 @@ import { checkMayStartChildren, childOrigin, endedAndRead, nextChildIdentity, sp
  * @typeParam A The target's parameter types, checked against `args`.
  * @example
  * ```ts
- * import type { ProcessOptions } from "./process.ts";
+ * import type { ProcessOptions } from "multiproc";
  * const options: ProcessOptions<[number]> = { target: (n) => console.log(n), args: [1], name: "printer" };
  * console.log(options.name); // "printer"
  * ```
@@ -54,19 +54,18 @@ function installExitHook(): void {
  *
  * @typeParam A The target's parameter types.
  * @example Start, join, read the exit code
- * ```ts ignore
- * import { isMain, Process } from "multiproc";
+ * ```ts
+ * import { Process } from "multiproc";
  *
  * export function greet(who: string) {
  *   console.log(`hello, ${who}`);
  * }
  *
- * if (isMain(import.meta)) {
- *   const p = new Process({ target: greet, args: ["world"] });
- *   p.start();
- *   await p.join();
- *   console.log(p.exitCode); // 0
- * }
+ * // (in a program: under `if (isMain(import.meta))`, see isMain)
+ * const p = new Process({ target: greet, args: ["world"] });
+ * p.start();
+ * await p.join();
+ * console.log(p.exitCode); // 0
  * ```
  */
 export class Process<A extends unknown[] = unknown[]> {
@@ -304,7 +303,7 @@ let current: Process | undefined;
  * @returns This process.
  * @example
  * ```ts
- * import { currentProcess } from "./process.ts";
+ * import { currentProcess } from "multiproc";
  * console.log(currentProcess().name); // "MainProcess"
  * ```
  */
@@ -320,7 +319,7 @@ export function currentProcess(): Process {
  * @returns The parent (name, pid), or null.
  * @example
  * ```ts
- * import { parentProcess } from "./process.ts";
+ * import { parentProcess } from "multiproc";
  * console.log(parentProcess()); // null in the main process
  * ```
  */
@@ -335,7 +334,7 @@ export function parentProcess(): Process | null {
  * @returns The live children, in start order.
  * @example
  * ```ts
- * import { activeChildren } from "./process.ts";
+ * import { activeChildren } from "multiproc";
  * console.log(activeChildren().length); // 0
  * ```
  */

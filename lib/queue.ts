@@ -45,7 +45,7 @@ let simple = false;
  * @typeParam T The items' type.
  * @example
  * ```ts
- * import { Queue } from "./queue.ts";
+ * import { Queue } from "multiproc";
  * const q = new Queue<number>();
  * await q.put(1);
  * q.putNowait(2);
@@ -88,7 +88,7 @@ export class Queue<T = unknown> {
    * @throws {SerializationError} for an item that cannot be cloned (nothing is put).
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<string>(1);
    * await q.put("a");
    * await q.put("b", { timeout: 10 }).catch((e) => console.log(e.name)); // "QueueFull"
@@ -144,7 +144,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * q.putNowait(7);
    * console.log(q.qsize()); // 1
@@ -162,7 +162,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * q.putSync(1);
    * console.log(q.getSync()); // 1
@@ -183,7 +183,7 @@ export class Queue<T = unknown> {
    * @throws {EOFError} when the queue is closed and drained.
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * await q.get({ timeout: 10 }).catch((e) => console.log(e.name)); // "QueueEmpty"
    * ```
@@ -225,7 +225,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * q.putNowait(3);
    * console.log(q.getNowait()); // 3
@@ -241,7 +241,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * q.putSync(5);
    * console.log(q.getSync({ timeout: 100 })); // 5
@@ -260,7 +260,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue();
    * console.log(q.qsize(), q.empty(), q.full()); // 0 true false
    * ```
@@ -274,7 +274,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * console.log(new Queue().empty()); // true
    * ```
    */
@@ -287,7 +287,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>(1);
    * q.putNowait(1);
    * console.log(q.full()); // true
@@ -304,7 +304,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<number>();
    * await q.put(1);
    * q.close();
@@ -320,7 +320,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue();
    * q.close();
    * console.log(q.closed); // true
@@ -335,7 +335,7 @@ export class Queue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { Queue } from "./queue.ts";
+   * import { Queue } from "multiproc";
    * const q = new Queue<string>();
    * await q.put("a");
    * q.close();
@@ -369,7 +369,7 @@ export class Queue<T = unknown> {
  * @typeParam T The items' type.
  * @example
  * ```ts
- * import { JoinableQueue } from "./queue.ts";
+ * import { JoinableQueue } from "multiproc";
  * const q = new JoinableQueue<string>();
  * await q.put("job");
  * const job = await q.get();
@@ -394,7 +394,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @throws {Error} when called more times than items were put (Python's ValueError).
    * @example
    * ```ts
-   * import { JoinableQueue } from "./queue.ts";
+   * import { JoinableQueue } from "multiproc";
    * const q = new JoinableQueue<number>();
    * q.putNowait(1);
    * q.getNowait();
@@ -414,7 +414,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    * @returns true once every item is done, false on timeout.
    * @example
    * ```ts
-   * import { JoinableQueue } from "./queue.ts";
+   * import { JoinableQueue } from "multiproc";
    * const q = new JoinableQueue<number>();
    * q.putNowait(1);
    * console.log(await q.join(10)); // false: nobody called taskDone

@@ -15,7 +15,7 @@
  *
  * @example Mutual exclusion
  * ```ts
- * import { Lock } from "./sync.ts";
+ * import { Lock } from "multiproc";
  * const lock = new Lock();
  * let inside = 0;
  * await Promise.all([1, 2, 3].map(() =>

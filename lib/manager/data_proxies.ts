@@ -9,7 +9,8 @@ import { adopt, back, handleOf, out } from "./handle.ts";
  * (other proxies included).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const d = manager.dict<string, number>();
  * await d.set("a", 1);
@@ -104,7 +105,8 @@ export class DictProxy<K = unknown, V = unknown> {
  * atomic operation at the manager; indexes may be negative, as in Python.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const l = manager.list<number>();
  * await l.append(1);
@@ -188,7 +190,8 @@ export class ListProxy<T = unknown> {
  * attributes, read and written with get/set.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const ns = manager.namespace();
  * await ns.set("x", 1);
@@ -233,7 +236,8 @@ export class NamespaceProxy {
  * value)`, a `ValueProxy`): get() and set(v).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const v = manager.Value("i", 0);
  * await v.set(5);

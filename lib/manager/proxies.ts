@@ -35,8 +35,12 @@ export {
  * Any proxy a manager makes.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager, type ManagerProxy } from "multiproc";
+ * await using manager = await Manager.start();
+ * await manager.register("results", manager.list());
  * const shared: ManagerProxy = await manager.get("results");
+ * console.log(shared.constructor.name); // ListProxy
  * ```
  */
 export type ManagerProxy =

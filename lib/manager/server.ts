@@ -21,7 +21,7 @@ import { CallError, callHeld, type Held, makeHeld, type ObjectKind, Taken } from
  *
  * @example
  * ```ts
- * import type { ManagerAddress } from "./server.ts";
+ * import type { ManagerAddress } from "multiproc";
  * const where: ManagerAddress = { host: "127.0.0.1", port: 50000 };
  * ```
  */

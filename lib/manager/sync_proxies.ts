@@ -9,7 +9,8 @@ import { adopt, back, handleOf, out } from "./handle.ts";
  * taken for a caller whose connection broke goes back in front.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
  * await using manager = await Manager.start();
  * const q = manager.Queue<number>();
  * await q.put(1);
@@ -68,7 +69,9 @@ export class QueueProxy<T = unknown> {
  * `manager.JoinableQueue()`): a QueueProxy with taskDone and join.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
  * const q = manager.JoinableQueue<string>();
  * await q.put("job");
  * await q.get();
@@ -94,9 +97,13 @@ export class JoinableQueueProxy<T = unknown> extends QueueProxy<T> {
  * let go.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
+ * const d = manager.dict<string, number>();
  * const lock = manager.Lock();
  * await lock.withLock(async () => { await d.set("n", (await d.get("n") ?? 0) + 1); });
+ * console.log(await d.get("n")); // 1
  * ```
  */
 export class LockProxy {
@@ -131,7 +138,9 @@ export class LockProxy {
  * `manager.BoundedSemaphore(n)`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
  * const slots = manager.Semaphore(2);
  * await slots.acquire();
  * console.log(await slots.getValue()); // 1
@@ -149,7 +158,9 @@ export class SemaphoreProxy extends LockProxy {
  * A proxy of an event in a manager (Python's `manager.Event()`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
  * const ready = manager.Event();
  * await ready.set();
  * console.log(await ready.wait(1000)); // true
@@ -190,10 +201,12 @@ export class EventProxy {
  * process's connection closes.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
  * const r = manager.RLock();
  * await r.acquire();
- * await r.acquire();
+ * console.log(await r.acquire({ block: false })); // true: this process holds it already
  * await r.release();
  * await r.release();
  * ```
@@ -205,10 +218,12 @@ export class RLockProxy extends LockProxy {}
  * action, timeout)`; the action runs in the manager's process).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Manager } from "multiproc";
+ * await using manager = await Manager.start();
  * const b = manager.Barrier(2);
- * // in each of two processes:
- * const index = await b.wait(); // 0 or 1
+ * // Two parties (processes, usually; here two calls of this one):
+ * console.log((await Promise.all([b.wait(5000), b.wait(5000)])).sort()); // [ 0, 1 ]
  * ```
  */
 export class BarrierProxy {
@@ -254,11 +269,24 @@ export class BarrierProxy {
  * its own; a lock is held per client process.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { type ConditionProxy, type DictProxy, Manager, Process } from "multiproc";
+ * await using manager = await Manager.start();
+ * const flags = manager.dict<string, boolean>();
  * const ready = manager.Condition();
- * await ready.withLock(async () => {
- *   await ready.waitFor(async () => (await flags.get("go")) === true, 5000);
+ * // Another process sets the flag and notifies.
+ * const p = new Process({
+ *   target: (c: ConditionProxy, f: DictProxy<string, boolean>) =>
+ *     c.withLock(async () => {
+ *       await f.set("go", true);
+ *       await c.notifyAll();
+ *     }),
+ *   args: [ready, flags],
  * });
+ * p.start();
+ * const go = await ready.withLock(() => ready.waitFor(async () => (await flags.get("go")) === true, 5000));
+ * await p.join();
+ * console.log(go); // true
  * ```
  */
 export class ConditionProxy extends LockProxy {

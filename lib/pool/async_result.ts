@@ -28,12 +28,12 @@ function runCallback(fn: () => void): void {
  *
  * @typeParam R The value the call produces.
  * @example
- * ```ts ignore
+ * ```ts
  * import { Pool } from "multiproc";
  *
  * await using pool = new Pool(2);
  * const result = pool.applyAsync((x: number) => x * x, [20]);
- * console.log(await result.get(2000)); // 400
+ * console.log(await result.get(20_000)); // 400
  * console.log(result.ready(), result.successful()); // true true
  * ```
  */

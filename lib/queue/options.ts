@@ -8,7 +8,7 @@ import { checkTimeout } from "../checks.ts";
  *
  * @example
  * ```ts
- * import type { PutOptions } from "./queue.ts";
+ * import type { PutOptions } from "multiproc";
  * const options: PutOptions = { timeout: 100 }; // give up with QueueFull after 100 ms
  * ```
  */
@@ -26,7 +26,7 @@ export interface PutOptions {
  *
  * @example
  * ```ts
- * import type { GetOptions } from "./queue.ts";
+ * import type { GetOptions } from "multiproc";
  * const options: GetOptions = { timeout: 100 }; // give up with QueueEmpty after 100 ms
  * ```
  */

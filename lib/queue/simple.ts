@@ -10,7 +10,7 @@ import { queueCrossing, simpleInner, type Queue } from "../queue.ts";
  * @typeParam T The items' type.
  * @example
  * ```ts
- * import { SimpleQueue } from "./simple.ts";
+ * import { SimpleQueue } from "multiproc";
  * const q = new SimpleQueue<number>();
  * await q.put(1);
  * console.log(q.empty(), await q.get()); // false 1
@@ -29,7 +29,7 @@ export class SimpleQueue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { SimpleQueue } from "./simple.ts";
+   * import { SimpleQueue } from "multiproc";
    * await new SimpleQueue<string>().put("x");
    * ```
    */
@@ -42,7 +42,7 @@ export class SimpleQueue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { SimpleQueue } from "./simple.ts";
+   * import { SimpleQueue } from "multiproc";
    * const q = new SimpleQueue<string>();
    * await q.put("x");
    * console.log(await q.get()); // "x"
@@ -57,7 +57,7 @@ export class SimpleQueue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { SimpleQueue } from "./simple.ts";
+   * import { SimpleQueue } from "multiproc";
    * console.log(new SimpleQueue().empty()); // true
    * ```
    */
@@ -70,7 +70,7 @@ export class SimpleQueue<T = unknown> {
    *
    * @example
    * ```ts
-   * import { SimpleQueue } from "./simple.ts";
+   * import { SimpleQueue } from "multiproc";
    * new SimpleQueue().close();
    * ```
    */

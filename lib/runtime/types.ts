@@ -8,7 +8,7 @@ import type { OsMemory } from "./os_memory.ts";
  *
  * @example
  * ```ts
- * import type { RuntimeName } from "./types.ts";
+ * import type { RuntimeName } from "multiproc";
  * const here: RuntimeName = "deno";
  * ```
  */
@@ -19,7 +19,7 @@ export type RuntimeName = "node" | "deno" | "bun";
  *
  * @example
  * ```ts
- * import type { StartMethod } from "./types.ts";
+ * import type { StartMethod } from "multiproc";
  * const method: StartMethod = "thread";
  * ```
  */

@@ -67,7 +67,7 @@ let arriving: { memory: AtomicMemory; name: string; size: number } | null = null
  *
  * @example
  * ```ts
- * import { SharedMemory } from "./shared_memory.ts";
+ * import { SharedMemory } from "multiproc";
  * const shm = new SharedMemory({ create: true, size: 4 });
  * shm.buf[0] = 42;
  * const again = new SharedMemory({ name: shm.name });

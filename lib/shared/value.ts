@@ -77,7 +77,7 @@ let arriving: { memory: AtomicMemory; lock: Lock | RLock | null } | null = null;
  *
  * @example
  * ```ts
- * import { RawValue } from "./value.ts";
+ * import { RawValue } from "multiproc";
  * const v = new RawValue("d", 1.5);
  * v.value *= 2;
  * console.log(v.value); // 3
@@ -124,7 +124,7 @@ export class RawValue<C extends TypeCode = TypeCode> {
  *
  * @example
  * ```ts
- * import { Value } from "./value.ts";
+ * import { Value } from "multiproc";
  * const counter = new Value("i", 0);
  * await counter.getLock().withLock(() => {
  *   counter.value += 1;
@@ -151,7 +151,7 @@ export class Value<C extends TypeCode = TypeCode> extends RawValue<C> {
    *
    * @example
    * ```ts
-   * import { Value } from "./value.ts";
+   * import { Value } from "multiproc";
    * const n = new Value("i", 0);
    * await n.getLock().withLock(() => { n.value += 1; });
    * console.log(n.value); // 1
@@ -168,7 +168,7 @@ export class Value<C extends TypeCode = TypeCode> extends RawValue<C> {
  *
  * @example
  * ```ts
- * import { RawArray } from "./value.ts";
+ * import { RawArray } from "multiproc";
  * const a = new RawArray("i", [1, 2, 3]);
  * a[0] = 10;
  * console.log([...a]); // [10, 2, 3]
@@ -271,7 +271,7 @@ const ELEMENTS: ProxyHandler<RawArray> = {
  *
  * @example
  * ```ts
- * import { SharedArray } from "./value.ts";
+ * import { SharedArray } from "multiproc";
  * const a = new SharedArray("d", [1, 2, 3]);
  * for (let i = 0; i < a.length; i++) a[i] *= 2;
  * console.log([...a]); // [2, 4, 6]
@@ -296,7 +296,7 @@ export class SharedArray<C extends TypeCode = TypeCode> extends RawArray<C> {
    *
    * @example
    * ```ts
-   * import { SharedArray } from "./value.ts";
+   * import { SharedArray } from "multiproc";
    * const a = new SharedArray("i", 2);
    * await a.getLock().withLock(() => { a[0] += 1; });
    * console.log(a[0]); // 1

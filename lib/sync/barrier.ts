@@ -74,7 +74,7 @@ function timedOut(ms: number): BrokenBarrierError {
  *
  * @example
  * ```ts
- * import { Barrier } from "../sync.ts";
+ * import { Barrier } from "multiproc";
  * const barrier = new Barrier(3, () => console.log("all here"));
  * console.log((await Promise.all([barrier.wait(), barrier.wait(), barrier.wait()])).sort()); // [0, 1, 2]
  * ```
@@ -130,7 +130,7 @@ export class Barrier {
    *
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * console.log(new Barrier(4).parties); // 4
    * ```
    */
@@ -143,7 +143,7 @@ export class Barrier {
    *
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * const b = new Barrier(2);
    * const first = b.wait();
    * console.log(b.nWaiting); // 1
@@ -160,7 +160,7 @@ export class Barrier {
    *
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * const b = new Barrier(2);
    * b.abort();
    * console.log(b.broken); // true
@@ -178,7 +178,7 @@ export class Barrier {
    * @throws {BrokenBarrierError} if the barrier is or becomes broken (abort, reset, a timeout); the action's error in the party that ran it.
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * const b = new Barrier(2);
    * console.log(await Promise.all([b.wait(), b.wait()])); // [0, 1]
    * ```
@@ -213,7 +213,7 @@ export class Barrier {
    * @throws {Error} in the main thread of the top process: use `await wait()` there.
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(b: Barrier): number {
    *   return b.waitSync(5000);
@@ -281,7 +281,7 @@ export class Barrier {
    *
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * const b = new Barrier(2);
    * const waiting = b.wait().catch((e) => e.name);
    * b.abort();
@@ -298,7 +298,7 @@ export class Barrier {
    *
    * @example
    * ```ts
-   * import { Barrier } from "../sync.ts";
+   * import { Barrier } from "multiproc";
    * const b = new Barrier(1);
    * b.abort();
    * b.reset();

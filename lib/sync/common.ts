@@ -14,7 +14,7 @@ import type { Crossing, Destination } from "../transport/values.ts";
  *
  * @example
  * ```ts
- * import { Lock, type AcquireOptions } from "../sync.ts";
+ * import { Lock, type AcquireOptions } from "multiproc";
  * const options: AcquireOptions = { timeout: 100 }; // give up (false) after 100 ms
  * const lock = new Lock();
  * console.log(await lock.acquire(options)); // true

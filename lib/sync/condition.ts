@@ -46,7 +46,7 @@ function waitsFor(timeout: unknown): number | undefined {
  *
  * @example
  * ```ts
- * import { Condition } from "../sync.ts";
+ * import { Condition } from "multiproc";
  * const cond = new Condition();
  * let ready = false;
  * setTimeout(() => cond.withLock(() => { ready = true; cond.notifyAll(); }), 10);
@@ -89,7 +89,7 @@ export class Condition {
    *
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * await cond.withLock(() => console.log(cond.ownerDied)); // false
    * ```
@@ -105,7 +105,7 @@ export class Condition {
    * @returns true once acquired; false if not.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * console.log(await cond.acquire()); // true
    * cond.release();
@@ -123,7 +123,7 @@ export class Condition {
    * @throws {Error} in the main thread of the top process: use `await acquire()` there.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(cond: Condition): void {
    *   cond.acquireSync();
@@ -142,7 +142,7 @@ export class Condition {
    * @throws {Error} as its lock's `release()` does.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * await cond.acquire();
    * cond.release();
@@ -160,7 +160,7 @@ export class Condition {
    * @returns What `fn` returned.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * console.log(await cond.withLock(() => cond.notify())); // undefined
    * ```
@@ -179,7 +179,7 @@ export class Condition {
    * @throws {Error} in the main thread of the top process: use `await withLock()` there.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(cond: Condition): void {
    *   cond.withLockSync(() => cond.waitSync(100));
@@ -199,7 +199,7 @@ export class Condition {
    * @throws {Error} when the caller does not hold the lock; {TypeError} for a bad timeout.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * console.log(await cond.withLock(() => cond.wait(10))); // false: nobody notified
    * ```
@@ -223,7 +223,7 @@ export class Condition {
    * @throws {Error} in the main thread of the top process (use `await wait()` there), or when the lock is not held.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(cond: Condition): boolean {
    *   return cond.withLockSync(() => cond.waitSync(1000));
@@ -270,7 +270,7 @@ export class Condition {
    * @throws {Error} when the caller does not hold the lock.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * const items: number[] = [];
    * setTimeout(() => cond.withLock(() => { items.push(1); cond.notify(); }), 10);
@@ -303,7 +303,7 @@ export class Condition {
    * @throws {Error} in the main thread of the top process: use `await waitFor()` there.
    * @example
    * ```ts
-   * import { Condition, Event } from "../sync.ts";
+   * import { Condition, Event } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(cond: Condition, done: Event): boolean {
    *   return cond.withLockSync(() => cond.waitForSync(() => done.isSet(), 1000));
@@ -333,7 +333,7 @@ export class Condition {
    * @throws {Error} when the caller does not hold the lock; {RangeError} for a bad n.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * await cond.withLock(() => cond.notify(2)); // nobody waits: nothing happens
    * ```
@@ -352,7 +352,7 @@ export class Condition {
    * @throws {Error} when the caller does not hold the lock.
    * @example
    * ```ts
-   * import { Condition } from "../sync.ts";
+   * import { Condition } from "multiproc";
    * const cond = new Condition();
    * await cond.withLock(() => cond.notifyAll());
    * ```

@@ -15,7 +15,7 @@ const NONE: number[] = [];
  *
  * @example
  * ```ts
- * import { Event } from "../sync.ts";
+ * import { Event } from "multiproc";
  * const ready = new Event();
  * setTimeout(() => ready.set(), 10);
  * console.log(await ready.wait(), ready.isSet()); // true true
@@ -43,7 +43,7 @@ export class Event {
    * @returns true once `set()`, until `clear()`.
    * @example
    * ```ts
-   * import { Event } from "../sync.ts";
+   * import { Event } from "multiproc";
    * console.log(new Event().isSet()); // false
    * ```
    */
@@ -56,7 +56,7 @@ export class Event {
    *
    * @example
    * ```ts
-   * import { Event } from "../sync.ts";
+   * import { Event } from "multiproc";
    * const e = new Event();
    * e.set();
    * console.log(e.isSet()); // true
@@ -71,7 +71,7 @@ export class Event {
    *
    * @example
    * ```ts
-   * import { Event } from "../sync.ts";
+   * import { Event } from "multiproc";
    * const e = new Event();
    * e.set();
    * e.clear();
@@ -90,7 +90,7 @@ export class Event {
    * @throws {TypeError} for a timeout that is not a number >= 0.
    * @example
    * ```ts
-   * import { Event } from "../sync.ts";
+   * import { Event } from "multiproc";
    * console.log(await new Event().wait(10)); // false
    * ```
    */
@@ -114,7 +114,7 @@ export class Event {
    * @throws {Error} in the main thread of the top process: use `await wait()` there.
    * @example
    * ```ts
-   * import { Event } from "../sync.ts";
+   * import { Event } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(go: Event): void {
    *   if (!go.waitSync(5000)) throw new Error("nobody said go");

@@ -45,7 +45,7 @@ export function lockOwnership(lock: Lock): Ownership {
  *
  * @example
  * ```ts
- * import { Lock } from "../sync.ts";
+ * import { Lock } from "multiproc";
  * const lock = new Lock();
  * await lock.withLock(() => console.log("only one at a time"));
  * console.log(await lock.acquire(), await lock.acquire({ block: false })); // true false
@@ -98,7 +98,7 @@ export class Lock {
    *
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * const lock = new Lock();
    * await lock.acquire();
    * console.log(lock.ownerDied); // false
@@ -116,7 +116,7 @@ export class Lock {
    * @throws {TypeError} for bad options; the signal's reason when it aborts.
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * const lock = new Lock();
    * await lock.acquire();
    * console.log(await lock.acquire({ timeout: 10 })); // false: it is held
@@ -141,7 +141,7 @@ export class Lock {
    * @throws {Error} in the main thread of the top process (which serves children's requests): use `await acquire()` there.
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(lock: Lock): void {
    *   if (lock.acquireSync({ timeout: 1000 })) lock.release();
@@ -160,7 +160,7 @@ export class Lock {
    * @throws {Error} if the lock is not locked.
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * const lock = new Lock();
    * await lock.acquire();
    * lock.release();
@@ -180,7 +180,7 @@ export class Lock {
    * @returns What `fn` returned.
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * const lock = new Lock();
    * console.log(await lock.withLock(async () => 42)); // 42
    * ```
@@ -199,7 +199,7 @@ export class Lock {
    * @throws {Error} in the main thread of the top process: use `await withLock()` there.
    * @example
    * ```ts
-   * import { Lock } from "../sync.ts";
+   * import { Lock } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(lock: Lock, log: string[]): void {
    *   lock.withLockSync(() => log.push("inside"));

@@ -42,7 +42,7 @@ export function rlockOwnership(lock: RLock): Ownership {
  *
  * @example
  * ```ts
- * import { RLock } from "../sync.ts";
+ * import { RLock } from "multiproc";
  * const lock = new RLock();
  * await lock.withLock(async () => {
  *   await lock.withLock(() => console.log("in twice"));
@@ -96,7 +96,7 @@ export class RLock {
    *
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * const lock = new RLock();
    * await lock.acquire();
    * console.log(lock.ownerDied); // false
@@ -114,7 +114,7 @@ export class RLock {
    * @throws {TypeError} for bad options; the signal's reason when it aborts.
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * const lock = new RLock();
    * console.log(await lock.acquire(), await lock.acquire({ block: false })); // true true
    * lock.release();
@@ -138,7 +138,7 @@ export class RLock {
    * @throws {Error} in the main thread of the top process: use `await acquire()` there.
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(lock: RLock): void {
    *   lock.acquireSync();
@@ -158,7 +158,7 @@ export class RLock {
    * @throws {Error} if this thread (or child process) does not hold it.
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * const lock = new RLock();
    * await lock.acquire();
    * lock.release();
@@ -178,7 +178,7 @@ export class RLock {
    * @returns What `fn` returned.
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * const lock = new RLock();
    * console.log(await lock.withLock(() => "done")); // "done"
    * ```
@@ -197,7 +197,7 @@ export class RLock {
    * @throws {Error} in the main thread of the top process: use `await withLock()` there.
    * @example
    * ```ts
-   * import { RLock } from "../sync.ts";
+   * import { RLock } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(lock: RLock): number {
    *   return lock.withLockSync(() => lock.withLockSync(() => 1));

@@ -39,7 +39,7 @@ function initialValue(value: unknown, kind: string): number {
  *
  * @example At most two at a time
  * ```ts
- * import { Semaphore } from "../sync.ts";
+ * import { Semaphore } from "multiproc";
  * const slots = new Semaphore(2);
  * await Promise.all([1, 2, 3].map((i) => slots.withLock(async () => console.log("working", i))));
  * console.log(slots.getValue()); // 2
@@ -81,7 +81,7 @@ export class Semaphore {
    * @throws {TypeError} for bad options; the signal's reason when it aborts.
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * const s = new Semaphore(1);
    * console.log(await s.acquire(), await s.acquire({ timeout: 10 })); // true false
    * ```
@@ -103,7 +103,7 @@ export class Semaphore {
    * @throws {Error} in the main thread of the top process: use `await acquire()` there.
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(s: Semaphore): void {
    *   if (s.acquireSync({ timeout: 1000 })) s.release();
@@ -122,7 +122,7 @@ export class Semaphore {
    * @throws {Error} on a BoundedSemaphore already at its initial value (the count is left as it is).
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * const s = new Semaphore(0);
    * s.release();
    * console.log(s.getValue()); // 1
@@ -145,7 +145,7 @@ export class Semaphore {
    * @returns The count.
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * console.log(new Semaphore(3).getValue()); // 3
    * ```
    */
@@ -161,7 +161,7 @@ export class Semaphore {
    * @returns What `fn` returned.
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * const s = new Semaphore(2);
    * console.log(await s.withLock(() => s.getValue())); // 1
    * ```
@@ -180,7 +180,7 @@ export class Semaphore {
    * @throws {Error} in the main thread of the top process: use `await withLock()` there.
    * @example
    * ```ts
-   * import { Semaphore } from "../sync.ts";
+   * import { Semaphore } from "multiproc";
    * // A Process target: runs in a child process or worker.
    * export function work(s: Semaphore): number {
    *   return s.withLockSync(() => 1);
@@ -199,7 +199,7 @@ export class Semaphore {
  *
  * @example
  * ```ts
- * import { BoundedSemaphore } from "../sync.ts";
+ * import { BoundedSemaphore } from "multiproc";
  * const s = new BoundedSemaphore(1);
  * try {
  *   s.release();

@@ -26,7 +26,7 @@ export type FunctionRef =
  * @returns `fn`, unchanged, still callable here.
  *
  * @example Use a helper-calling function from a library module
- * ```ts ignore
+ * ```ts
  * import { task } from "multiproc";
  * const scale = 3;
  * export const triple = task(import.meta.url, (x: number) => x * scale);

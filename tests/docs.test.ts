@@ -1,0 +1,49 @@
+// The examples in the API docs run: `deno test --doc` over mod.ts and lib/,
+// every one of them (none is marked `ignore`), with the start method of
+// this configuration. Doc tests are Deno's tool, so this runs under Deno
+// only (its two start methods); on Node and Bun it says so and skips.
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { assert, assertEquals, runtimeName, test } from "./harness.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const skip = runtimeName === "deno" ? false : "doc examples run with `deno test --doc`, under the Deno configurations";
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+test("no doc example is left out of the doc tests", () => {
+  const ignored = [join(root, "mod.ts"), ...sources(join(root, "lib"))]
+    .filter((file) => /```ts ignore/.test(readFileSync(file, "utf8")))
+    .map((file) => file.slice(root.length));
+  assertEquals(ignored, []);
+});
+
+test("deno test --doc: every example in the API docs runs", () => {
+  const deno = join(root, "node_modules", ".bin", "deno");
+  let out: string;
+  try {
+    out = execFileSync(deno, ["test", "--doc", "-A", "--quiet", "mod.ts", "lib/"], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 300_000,
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    throw new Error(`deno test --doc failed:\n${(e.stdout ?? "").split("\n").filter((l) => /FAILED|error/i.test(l)).join("\n")}\n${e.stderr ?? ""}`);
+  }
+  const summary = /ok \| (\d+) passed \| (\d+) failed/.exec(out);
+  assert(summary !== null, `no summary in:\n${out.slice(-500)}`);
+  assertEquals(Number(summary![2]), 0);
+  assert(Number(summary![1]) >= 140, `only ${summary![1]} examples ran`);
+}, { skip, timeout: 300_000 });
