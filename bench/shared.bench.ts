@@ -12,7 +12,8 @@
 //
 // Cases (children started once per case; each sample is one whole workload):
 // - locked:      2 children each add 1 to a Value N times under getLock()
-//                (`await lock.withLock(() => v.value += 1)`), increments/s.
+//                (`await lock.withLock(() => v.value += 1)`, and with the
+//                blocking `lock.withLockSync(...)` a child may use), increments/s.
 //                Raw: 2 worker threads doing the same with a compare-and-swap
 //                mutex and Atomics.wait on one SharedArrayBuffer.
 // - uncontended: 1 child acquires and releases a Lock N times, pairs/s.
@@ -52,6 +53,21 @@ export async function incrementer(control: Queue<number>, v: Value<"i">, done: Q
   }
 }
 
+/** As incrementer, with the blocking twin a child may use: `lock.withLockSync(() => v.value += 1)`. */
+export async function incrementerSync(control: Queue<number>, v: Value<"i">, done: Queue<string>): Promise<void> {
+  const lock = v.getLock();
+  for (;;) {
+    const n = await control.get();
+    if (n < 0) return;
+    for (let i = 0; i < n; i++) {
+      lock.withLockSync(() => {
+        v.value += 1;
+      });
+    }
+    await done.put("done");
+  }
+}
+
 /** Waits for a count on `control`, acquires and releases `lock` that many times, says "done". */
 export async function acquirer(control: Queue<number>, lock: Lock, done: Queue<string>): Promise<void> {
   for (;;) {
@@ -67,7 +83,7 @@ export async function acquirer(control: Queue<number>, lock: Lock, done: Queue<s
 
 // ---- cases ------------------------------------------------------------------
 
-function ourCase(group: Group, method: StartMethod): Case {
+function ourCase(group: Group, method: StartMethod, sync = false): Case {
   const control = new Queue<number>();
   const done = new Queue<string>();
   const v = new Value("i", 0);
@@ -78,13 +94,13 @@ function ourCase(group: Group, method: StartMethod): Case {
   return {
     group,
     method,
-    impl: group === "locked" ? "multiproc Value + getLock()" : "multiproc Lock acquire/release",
+    impl: group === "locked" ? `multiproc Value + getLock()${sync ? ", withLockSync" : ""}` : "multiproc Lock acquire/release",
     work: n * parties,
     async open() {
       const ctx = getContext(method);
       for (let i = 0; i < parties; i++) {
         const p = group === "locked"
-          ? new ctx.Process({ target: incrementer, args: [control, v, done] })
+          ? new ctx.Process({ target: sync ? incrementerSync : incrementer, args: [control, v, done] })
           : new ctx.Process({ target: acquirer, args: [control, lock, done] });
         p.start();
         children.push(p);
@@ -168,7 +184,8 @@ function rawCase(group: Group, method: StartMethod): Case {
 function cases(): Case[] {
   const list: Case[] = [];
   for (const method of ["thread", "process"] as const) {
-    for (const group of ["locked", "uncontended"] as const) list.push(ourCase(group, method), rawCase(group, method));
+    list.push(ourCase("locked", method), ourCase("locked", method, true), rawCase("locked", method));
+    list.push(ourCase("uncontended", method), rawCase("uncontended", method));
   }
   return list;
 }
@@ -177,10 +194,10 @@ async function main(): Promise<void> {
   const { quick, only } = benchArgs();
   console.log(`multiproc shared-state benchmark on ${runtimeLabel()}${quick ? " (quick)" : ""}`);
   const results = await runCases(cases(), { quick, only, warm: true });
-  console.log("\ngroup        method   impl                                   median ms          rate");
+  console.log("\ngroup        method   impl                                               median ms          rate");
   for (const r of results) {
     const rate = r.rate === null ? "" : `${Math.round(r.rate).toLocaleString("en")}/s`;
-    console.log(`${r.group.padEnd(12)} ${r.method.padEnd(8)} ${r.impl.padEnd(38)} ${(r.median_ms?.toFixed(1) ?? r.error ?? "").padStart(10)} ${rate.padStart(14)}`);
+    console.log(`${r.group.padEnd(12)} ${r.method.padEnd(8)} ${r.impl.padEnd(50)} ${(r.median_ms?.toFixed(1) ?? r.error ?? "").padStart(10)} ${rate.padStart(14)}`);
   }
   console.log(`BENCH_JSON ${JSON.stringify({ suite: "shared", runtime, label: runtimeLabel(), quick, results })}`);
 }
