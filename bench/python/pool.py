@@ -9,7 +9,7 @@ bench/pool.bench.ts:
 - tasks: 20k apply_async of a trivial function, all submitted, then every get()
 - map:   pool.map(square, range(1_000_000))
 - imap:  list(pool.imap(square, range(10_000), 1))
-- cpu:   64 tasks of a 20 ms busy loop, map with chunksize 1; speedup over inline
+- cpu:   64 tasks (32 quick) of a 20 ms busy loop, map with chunksize 1; speedup over inline
 - start: Pool(2) to the first apply() result (the pool is closed after the clock)
 
 Prints one JSON object: {"python": version, "results": [{group, impl,
@@ -62,8 +62,9 @@ def main():
         add("map", "Pool(2).map", timed(lambda: pool.map(square, xs), n), 1_000_000)
         ys = list(range(10_000))
         add("imap", "Pool(2).imap chunksize 1", timed(lambda: list(pool.imap(square, ys, 1)), n), 10_000)
-        pooled = timed(lambda: pool.map(spin, [20] * 64, 1), n)
-    inline = timed(lambda: [spin(20) for _ in range(64)], n)
+        cpu_tasks = 32 if args.quick else 64  # as bench/pool.bench.ts
+        pooled = timed(lambda: pool.map(spin, [20] * cpu_tasks, 1), n)
+    inline = timed(lambda: [spin(20) for _ in range(cpu_tasks)], n)
     add("cpu", "Pool(2).map", pooled, rate=inline / pooled)
 
     def start():
