@@ -436,3 +436,41 @@ test("SharedMemory: unlink in a child removes the name in the parent too", async
     ? "names are kept per thread: a thread child's unlink removes the name in that thread and the threads it starts (README)"
     : false,
 });
+
+/** Adds 1 to `v` under its lock (a grandchild of the test). */
+export function addOne(v: Value<"i">): void {
+  v.getLock().withLockSync(() => {
+    v.value += 1;
+  });
+}
+
+/** Passes `v` on to a child of its own (same start method), and says how that went. */
+export async function passOn(v: Value<"i">, out: Queue<string>, method: "process" | "thread"): Promise<void> {
+  try {
+    const p = new (getContext(method).Process)({ target: addOne, args: [v] });
+    p.start();
+    await p.join();
+    await out.put(`exit ${p.exitCode}`);
+  } catch (error) {
+    await out.put(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+}
+
+test("shared state passed on by a child: to its threads it stays connected; a child process is refused clearly", async () => {
+  const v = new Value("i", 0);
+  const out = new Queue<string>();
+  const p = new ctx.Process({ target: passOn, args: [v, out, startMethod] });
+  p.start();
+  const said = await out.get({ timeout: 30_000 });
+  await p.join();
+  if (startMethod === "thread") {
+    // One process: the memory is the same SharedArrayBuffer (or mapping) all the way down.
+    assertEquals([said, v.value], ["exit 0", 1]);
+  } else {
+    // Holders of a lock are told apart by tokens of the process that made it, which knows only its own children.
+    assert(said.startsWith("SerializationError: A Value that came from process"), said);
+    assert(said.includes("cannot be passed on to a child process of this child"), said);
+    assertEquals(v.value, 0);
+  }
+  assertEquals(p.exitCode, 0);
+}, { timeout: 60_000 });

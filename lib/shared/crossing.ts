@@ -8,7 +8,8 @@ import { getHost } from "../runtime/host.ts";
 import type { Destination } from "../transport/values.ts";
 import { type AtomicMemory, LocalMemory } from "./memory.ts";
 import { attachMemory, ownSegment, type SegmentRef, segmentRef } from "./os_segments.ts";
-import { exportMemory, type MemoryRef, RemoteMemory, relayMemory } from "./remote_memory.ts";
+import { exportMemory, type MemoryRef, RemoteMemory } from "./remote_memory.ts";
+import { state } from "../state.ts";
 
 /** Shared memory as it crosses: its buffer (to a thread), its name at the owner, or its OS segment. */
 export interface MemoryState {
@@ -53,12 +54,15 @@ export function memoryState(mem: AtomicMemory, to: Destination, what: string): M
   return relayed(mem as RemoteMemory, to, what);
 }
 
-// Memory this process got from its parent, on its way on.
+// Memory this process got from its parent cannot go on to its own
+// children (processes or threads) yet: holders are told apart by the
+// tokens of the process that made the memory, which knows only its own
+// children and threads.
 function relayed(mem: AtomicMemory, to: Destination, what: string): MemoryState {
-  if (to === "process") return { remote: relayMemory(mem) };
+  const home = mem instanceof RemoteMemory ? mem.ref.home : state().parent?.pid;
   throw new SerializationError(
-    `${what} that came from a parent process cannot be passed to a thread of this child yet: ` +
-      "create it in this process, or use the process start method here",
+    `${what} that came from process ${home} cannot be passed on to a ${to === "thread" ? "thread" : "child process"} ` +
+      "of this child: create it in the process that starts both, and pass it to each",
   );
 }
 

@@ -46,15 +46,6 @@ export function exportMemory(mem: LocalMemory): MemoryRef {
   return { home: getHost().pid, id, size: mem.byteLength };
 }
 
-/** Memory a child got from its parent cannot go on to the child's children yet. */
-export function relayMemory(mem: AtomicMemory): MemoryRef {
-  const home = mem instanceof RemoteMemory ? mem.ref.home : state().parent?.pid;
-  throw new Error(
-    `Shared state that came from process ${home} cannot be passed on to a child of this child yet: ` +
-      "create it in the process that starts both, and pass it to each",
-  );
-}
-
 // Requests: u8 sub | f64 a | f64 b | f64 c | then bytes (Write) or, for Run,
 // u16 name length | name | f64 args...; answers: f64 (or the bytes read).
 function encode(sub: number, a = 0, b = 0, c = 0, tail?: Uint8Array): Uint8Array {
