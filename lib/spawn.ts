@@ -9,6 +9,7 @@ import { serveRequests } from "./queue/server.ts";
 import { type ChildSlot, reserveChildSlot } from "./shared/lives.ts";
 import { osWaitsForChild } from "./shared/os_segments.ts";
 import { sharedMemorySnapshot } from "./shared/shared_memory.ts";
+import { registerStateLine } from "./shared/state_lines.ts";
 
 const BOOTSTRAP_MESSAGE =
   "An attempt has been made to start a new process before the current process has finished " +
@@ -58,6 +59,7 @@ export function spawnChild(
   void handle.exited.then(slot.exited);
   if (method === "process") slot.isProcess();
   serveRequests(handle, slot.init.token);
+  if (handle.stateLine) registerStateLine(slot.init.token, handle.stateLine, handle.exited);
   return handle;
 }
 
@@ -73,7 +75,9 @@ export function endedAndRead(handle: ChildHandle): Promise<ExitInfo> {
   return handle.exited.then((info) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, 500)));
-    return Promise.race([line.ended, cap]).then(() => {
+    // (and what it wrote on its state line, whose thread ends at its end)
+    const read = handle.stateLine ? Promise.all([line.ended, handle.stateLine.ended()]) : line.ended;
+    return Promise.race([read, cap]).then(() => {
       clearTimeout(timer);
       return info;
     });

@@ -6,6 +6,7 @@
 // initargs and task arguments, and refusal as a queue item.
 import fc from "fast-check";
 import {
+  Event,
   getContext,
   Lock,
   Queue,
@@ -472,5 +473,33 @@ test("shared state passed on by a child: to its threads it stays connected; a ch
     assert(said.includes("cannot be passed on to a child process of this child"), said);
     assertEquals(v.value, 0);
   }
+  assertEquals(p.exitCode, 0);
+}, { timeout: 60_000 });
+
+/** Says it has started (which opens its way to the memory), then adds 1 to `v` `n` times under its lock. */
+export function countWhileParentBusy(v: Value<"i">, started: Event, n: number): void {
+  started.set();
+  for (let i = 0; i < n; i++) {
+    v.getLock().withLockSync(() => {
+      v.value += 1;
+    });
+  }
+}
+
+test("a child's operations on shared state do not wait for the parent's event loop (busy in synchronous code)", async () => {
+  // On Node a child process reaches the parent's memory through a thread of
+  // the parent (its state line); elsewhere the memory is mapped or shared.
+  const v = new Value("i", 0);
+  const started = new Event();
+  const n = 300;
+  const p = new ctx.Process({ target: countWhileParentBusy, args: [v, started, n] });
+  p.start();
+  assert(await started.wait(30_000), "the child started");
+  const end = performance.now() + 20_000;
+  while (v.value < n && performance.now() < end) {
+    // busy: no await, so this thread's event loop serves nobody meanwhile
+  }
+  assertEquals(v.value, n, "the child counted to the end while the parent was busy");
+  await p.join();
   assertEquals(p.exitCode, 0);
 }, { timeout: 60_000 });

@@ -27,14 +27,27 @@ export interface RequestLine {
 }
 
 const REQUEST_FD = 4;
+const STATE_FD = 5;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 let sideListener: ((message: unknown[]) => void) | null = null;
-let beforeSend: (() => void) | null = null;
+const beforeSend: Array<() => void> = [];
 
 /** Runs `hook` before each message a child process sends its parent (see processChannel). */
 export function setBeforeSend(hook: () => void): void {
-  beforeSend = hook;
+  beforeSend.push(hook);
+}
+
+let beforeRequest: (() => void) | null = null;
+
+/** Runs `hook` before each write on the request line (the state line's writes are done first). */
+export function setBeforeRequest(hook: () => void): void {
+  beforeRequest = hook;
+}
+
+/** Called by the request line's client before it writes. */
+export function runBeforeRequest(): void {
+  beforeRequest?.();
 }
 
 function isSide(message: unknown): message is unknown[] {
@@ -54,7 +67,7 @@ function processChannel(): ParentChannel {
       // waiting (writes, releases, puts) is done before anything it says
       // on this channel: a task's result never overtakes its effects.
       try {
-        beforeSend?.();
+        for (const hook of beforeSend) hook();
       } catch {
         // The parent is gone: the send below fails as it would have.
       }
@@ -83,34 +96,53 @@ function threadChannel(port: NonNullable<typeof parentPort>): ParentChannel {
 
 let channel: ParentChannel | null = null;
 let line: RequestLine | null = null;
+let stateLineThere = false;
+
+/** Called by the bootstrap when the parent made this child process a state line (fd 5). */
+export function enableStateLine(): void {
+  stateLineThere = true;
+}
+
+/**
+ * The state line to the parent (fd 5), once the parent serves it: a line
+ * of its own for this child's operations on the parent's shared memory
+ * (lib/shared/remote_memory.ts). Null where the parent made none.
+ */
+export function stateLine(): RequestLine | null {
+  return stateLineThere ? (stateLineFile ??= blockingLine(STATE_FD)) : null;
+}
+
+let stateLineFile: RequestLine | null = null;
+
+function blockingLine(fd: number): RequestLine {
+  return {
+    write(bytes) {
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+    },
+    readExactly(into) {
+      for (let at = 0; at < into.length;) {
+        let n: number;
+        try {
+          n = readSync(fd, into, at, into.length - at, null);
+        } catch (error) {
+          // The line should block; should a runtime have made it
+          // non-blocking, wait a moment and read again.
+          if ((error as { code?: string }).code !== "EAGAIN") throw error;
+          Atomics.wait(nap, 0, 0, 1);
+          continue;
+        }
+        if (n === 0) return false;
+        at += n;
+      }
+      return true;
+    },
+  };
+}
 
 /** Called once by the bootstrap, with how this child was started. */
 export function openParentChannel(method: "process" | "thread"): ParentChannel {
   channel = method === "thread" && parentPort ? threadChannel(parentPort) : processChannel();
-  if (method === "process") {
-    line = {
-      write(bytes) {
-        for (let at = 0; at < bytes.length;) at += writeSync(REQUEST_FD, bytes, at, bytes.length - at);
-      },
-      readExactly(into) {
-        for (let at = 0; at < into.length;) {
-          let n: number;
-          try {
-            n = readSync(REQUEST_FD, into, at, into.length - at, null);
-          } catch (error) {
-            // The line should block; should a runtime have made it
-            // non-blocking, wait a moment and read again.
-            if ((error as { code?: string }).code !== "EAGAIN") throw error;
-            Atomics.wait(nap, 0, 0, 1);
-            continue;
-          }
-          if (n === 0) return false;
-          at += n;
-        }
-        return true;
-      },
-    };
-  }
+  if (method === "process") line = blockingLine(REQUEST_FD);
   return channel;
 }
 

@@ -10,7 +10,7 @@ import { state } from "../state.ts";
 import { type FunctionRef, loadFunction } from "../transport/functions.ts";
 import { decodeValue } from "../transport/values.ts";
 import type { StartMethod } from "../runtime/types.ts";
-import { openParentChannel } from "./channel.ts";
+import { enableStateLine, openParentChannel } from "./channel.ts";
 import { activeChildren } from "../process.ts";
 import type { PoolWorkerInit } from "../pool/protocol.ts";
 import { runPoolWorker } from "./pool_worker.ts";
@@ -53,6 +53,7 @@ function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   if (lives) adoptLives(lives);
   const token = (init as { token?: number }).token;
   if (token) adoptParentToken(token);
+  if ((init as { stateLine?: boolean }).stateLine === true) enableStateLine();
   adoptWaits((init as { waits?: WaitsInit }).waits);
   adoptSharedMemory((init as { shm?: Parameters<typeof adoptSharedMemory>[0] }).shm);
   const s = state();

@@ -8,7 +8,7 @@ import type { Frame } from "./ring.ts";
 import type { EndBackend } from "../pipe/end.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
-import { onSideMessage, type RequestLine, requestLine, setBeforeSend } from "../child/channel.ts";
+import { onSideMessage, type RequestLine, requestLine, runBeforeRequest, setBeforeSend } from "../child/channel.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
 import { listRing, listServed, type RemoteRef } from "./server.ts";
@@ -92,6 +92,7 @@ export class Client {
 
   #flush = (): void => {
     if (this.#out.length === 0) return;
+    runBeforeRequest();
     const parts = this.#out;
     const all = parts.length === 1 ? parts[0] : new Uint8Array(this.#outBytes);
     if (parts.length > 1) {
@@ -156,6 +157,7 @@ export class Client {
 
   #call(op: Op, ring: number, ms: number | undefined, payload?: Frame): [number, Uint8Array] {
     this.#flush();
+    runBeforeRequest();
     this.#line.write(encodeRequest(op, true, 0, ring, ms, payload));
     const head = new Uint8Array(4);
     if (!this.#line.readExactly(head)) throw new Error("The process that owns this queue has gone");

@@ -7,7 +7,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import process from "node:process";
 import type { Readable, Writable } from "node:stream";
-import type { ChildHandle, ExitInfo, RequestStream } from "./types.ts";
+import type { ChildHandle, ExitInfo, RequestStream, StateLineEnd } from "./types.ts";
+
+/** How to start a thread of this process running a module (tsx registered where needed). */
+export type ThreadStarter = (moduleUrl: URL, data: unknown, transfer: readonly Transferable[]) => Worker;
 
 /** Marks argv so the bootstrap knows it runs as a child process. */
 export const CHILD_FLAG = "--multiproc-child";
@@ -16,13 +19,16 @@ export const CHILD_FLAG = "--multiproc-child";
 export class ProcessChild implements ChildHandle {
   readonly exited: Promise<ExitInfo>;
   readonly requests: RequestStream;
+  readonly stateLine?: StateLineEnd;
   #child: ChildProcess;
 
-  constructor(command: string, args: string[], init: unknown) {
+  /** `stateThread`: the module serving a state line and how to start it (Node), or undefined for none. */
+  constructor(command: string, args: string[], init: unknown, stateThread?: { url: URL; start: ThreadStarter }) {
     this.#child = spawn(command, [...args, CHILD_FLAG], {
-      stdio: ["inherit", "inherit", "inherit", "ipc", "pipe"],
+      stdio: ["inherit", "inherit", "inherit", "ipc", "pipe", ...(stateThread ? ["pipe" as const] : [])],
       serialization: "advanced",
     });
+    if (stateThread) this.stateLine = stateLineOf(this.#child, stateThread.url, stateThread.start);
     const line = this.#child.stdio[4] as (Readable & Writable) | null;
     line?.on("error", () => {}); // the child is gone: its exit says so
     // The line's end ("end" once everything was read, or "close", whichever
@@ -71,7 +77,8 @@ export class ProcessChild implements ChildHandle {
         finish({ code: 1, signal: null });
       });
     });
-    this.send(init);
+    // (the bootstrap learns that fd 5 is there)
+    this.send(this.stateLine ? { ...(init as object), stateLine: true } : init);
   }
 
   get pid(): number {
@@ -103,6 +110,56 @@ export class ProcessChild implements ChildHandle {
     this.#child.ref();
     (this.#child.channel as { ref?: () => void } | undefined)?.ref?.();
   }
+}
+
+// The parent's end of fd 5: nothing reads it on this thread's event loop
+// (reading stops at once, before the child can have written); a thread
+// started by serve() reads it with blocking reads. The socket is destroyed
+// (its fd closed) only once that thread is done with it, or the child has
+// ended if none was started.
+function stateLineOf(child: ChildProcess, url: URL, start: ThreadStarter): StateLineEnd | undefined {
+  type RawPipe = Readable & { _handle?: { fd?: number; readStop?: () => void; setBlocking?: (on: boolean) => number } };
+  const socket = (child.stdio as unknown as Array<RawPipe | null | undefined>)[5];
+  const handle = socket?._handle;
+  if (!socket || typeof handle?.fd !== "number" || !handle.readStop || !handle.setBlocking) {
+    socket?.destroy();
+    return undefined;
+  }
+  socket.on("error", () => {});
+  socket.pause();
+  handle.readStop();
+  (socket as { unref?: () => void }).unref?.();
+  let thread: Promise<void> | null = null;
+  const close = () => void socket.destroy();
+  child.once("exit", () => void (thread ?? close()));
+  return {
+    serve(data, transfer) {
+      if (thread || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(false);
+      if (handle.setBlocking!(true) !== 0) return Promise.resolve(false);
+      let worker: Worker;
+      try {
+        worker = start(url, { ...(data as object), fd: handle.fd }, transfer);
+      } catch {
+        return Promise.resolve(false);
+      }
+      // It keeps this process alive only to read what the child wrote last,
+      // once the child has ended (half a second at most: a grandchild that
+      // inherited the line may keep it open).
+      worker.unref();
+      child.once("exit", () => {
+        worker.ref();
+        setTimeout(() => worker.unref(), 500).unref?.();
+      });
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      thread = exited.then(close);
+      return new Promise<boolean>((resolve) => {
+        worker.once("message", (m) => resolve(m === "ready"));
+        worker.once("error", () => resolve(false));
+        void exited.then(() => resolve(false));
+      });
+    },
+    ended: () => thread ?? Promise.resolve(),
+  };
 }
 
 /** A worker thread of this process. */

@@ -3,6 +3,7 @@
 import process from "node:process";
 import os from "node:os";
 import { readFileSync, writeSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import v8 from "node:v8";
 import { fileURLToPath } from "node:url";
 import type { ChildHandle, ChildSpec, Host, RuntimeName } from "./types.ts";
@@ -24,14 +25,27 @@ const SPECIFICS: Record<RuntimeName, RuntimeSpecifics> = {
 // the same code works from the .ts sources and from compiled .js.
 const ext = import.meta.url.endsWith(".js") ? ".js" : ".ts";
 const bootstrapUrl = new URL(`../child/bootstrap${ext}`, import.meta.url);
+// Serves a Node child process's state line (types.ts StateLineEnd).
+const stateThreadUrl = new URL(`../child/state_thread${ext}`, import.meta.url);
 
-function spawnChild(specifics: RuntimeSpecifics, spec: ChildSpec): ChildHandle {
+function startThread(specifics: RuntimeSpecifics, url: URL, data: unknown, transfer: readonly Transferable[]): Worker {
+  const { entry, execArgv } = specifics.threadEntry(url);
+  const options = { workerData: data, transferList: transfer, ...(execArgv ? { execArgv } : {}) };
+  return new Worker(entry, options as ConstructorParameters<typeof Worker>[1]);
+}
+
+function spawnChild(runtime: RuntimeName, specifics: RuntimeSpecifics, spec: ChildSpec): ChildHandle {
   if (spec.method === "thread") {
     const { entry, execArgv } = specifics.threadEntry(bootstrapUrl);
     return new ThreadChild(entry, spec.init, spec.name, execArgv);
   }
   const { command, args } = specifics.processCommand(fileURLToPath(bootstrapUrl));
-  return new ProcessChild(command, args, spec.init);
+  // Node cannot map shared memory into a child: its operations go to a
+  // thread of this process over a line of their own (Deno and Bun map it).
+  const stateThread = runtime === "node" && host?.env("MULTIPROC_STATE_LINE") !== "0"
+    ? { url: stateThreadUrl, start: (url: URL, data: unknown, transfer: readonly Transferable[]) => startThread(specifics, url, data, transfer) }
+    : undefined;
+  return new ProcessChild(command, args, spec.init, stateThread);
 }
 
 function makeHost(runtime: RuntimeName): Host {
@@ -65,7 +79,7 @@ function makeHost(runtime: RuntimeName): Host {
     onExit(fn) {
       process.on("exit", fn);
     },
-    spawn: (spec) => spawnChild(specifics, spec),
+    spawn: (spec) => spawnChild(runtime, specifics, spec),
     osMemory: () => osMemory === null ? (osMemory = makeOsMemory(runtime, host.env)) : osMemory,
     osMemoryMissing: () => osMemoryMissing(runtime, host.env),
     serialize: (value) => v8.serialize(value),

@@ -45,6 +45,20 @@ export interface ChildSpec {
   name: string;
 }
 
+/**
+ * The parent's end of a child process's state line: a pipe that a thread
+ * of the parent reads with blocking reads and answers at once, for the
+ * child's operations on shared memory the parent owns (Node, which cannot
+ * map memory into a child: lib/child/state_thread.ts). Nothing reads it
+ * until `serve` starts that thread.
+ */
+export interface StateLineEnd {
+  /** Starts the thread with `data` (its workerData); resolves once it serves, false if it cannot. */
+  serve(data: unknown, transfer: readonly Transferable[]): Promise<boolean>;
+  /** Resolves once the thread has read the line to its end (at once if none was started). */
+  ended(): Promise<void>;
+}
+
 /** The parent's end of a child process's request line (fd 4 in the child). */
 export interface RequestStream {
   /** Receives the bytes the child writes, in order, as they come. */
@@ -61,6 +75,8 @@ export interface RequestStream {
 export interface ChildHandle {
   /** The request line of a child process; undefined for a thread. */
   readonly requests?: RequestStream;
+  /** The state line of a child process on Node (fd 5 in the child); undefined elsewhere. */
+  readonly stateLine?: StateLineEnd;
   /** OS process id: the child's own for processes, this process's for threads. */
   readonly pid: number;
   /** Sends a message; `transfer` lists buffers to move instead of copy. */

@@ -94,6 +94,12 @@ export function myEndCells(): { buffer: SharedArrayBuffer; slotCell: number; exi
   return { buffer: t.cells.buffer as SharedArrayBuffer, slotCell: t.slot, exitedCell: EXITED + t.slot, token: t.token };
 }
 
+/** This thread's table and token, for a helper thread that answers for its children (lib/child/state_thread.ts). */
+export function livesForHelper(): LivesInit {
+  const t = here();
+  return { buffer: t.cells.buffer as SharedArrayBuffer, times: t.times.buffer as SharedArrayBuffer, slot: t.slot, token: t.token };
+}
+
 /** Whether this is the main thread of its process (slot 0). */
 export function isMainThread(): boolean {
   return here().slot === 0;

@@ -14,10 +14,12 @@ import { clientFor } from "../queue/remote.ts";
 import { Op, type Request, Status } from "../queue/wire.ts";
 import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";
-import { requestLine } from "../child/channel.ts";
+import { type RequestLine, requestLine, setBeforeRequest, setBeforeSend, stateLine } from "../child/channel.ts";
+import { announceMemory, openStateLine } from "./state_lines.ts";
 import { holderDead } from "./lives.ts";
 import { setDeadQuestion } from "./os_segments.ts";
-import { type AtomicMemory, driveAsync, kernelNamed, LocalMemory, notifyCell, TIMED_OUT } from "./memory.ts";
+import { type AtomicMemory, driveAsync, LocalMemory, TIMED_OUT } from "./memory.ts";
+import { encodeOp, memoryOp, numberAnswer, Sub, withReads } from "./memory_ops.ts";
 
 /** How a child process names memory its parent serves. */
 export interface MemoryRef {
@@ -26,7 +28,6 @@ export interface MemoryRef {
   size: number;
 }
 
-const Sub = { Load: 1, Store: 2, Add: 3, Cas: 4, Notify: 5, Read: 6, Write: 7, Run: 8, RunRead: 9, Dead: 12 } as const;
 
 // Memory listed for children stays listed for the life of this process:
 // a child may hold its name at any time.
@@ -42,22 +43,13 @@ export function exportMemory(mem: LocalMemory): MemoryRef {
     id = nextId++;
     ids.set(buffer, id);
     served.set(id, new LocalMemory(buffer));
+    announceMemory(id, buffer);
   }
   return { home: getHost().pid, id, size: mem.byteLength };
 }
 
-// Requests: u8 sub | f64 a | f64 b | f64 c | then bytes (Write) or, for Run,
-// u16 name length | name | f64 args...; answers: f64 (or the bytes read).
-function encode(sub: number, a = 0, b = 0, c = 0, tail?: Uint8Array): Uint8Array {
-  const out = new Uint8Array(25 + (tail?.length ?? 0));
-  const v = new DataView(out.buffer);
-  out[0] = sub;
-  v.setFloat64(1, a, true);
-  v.setFloat64(9, b, true);
-  v.setFloat64(17, c, true);
-  if (tail) out.set(tail, 25);
-  return out;
-}
+const servedBuffers = (): Array<[number, SharedArrayBuffer]> =>
+  [...served].map(([id, mem]) => [id, mem.buffer as SharedArrayBuffer]);
 
 const names = new Map<string, Uint8Array>();
 
@@ -79,92 +71,23 @@ function encodeRun(kernel: string, base: number, args: number[], reads: RemoteMe
       v.setFloat64(at + 10 + 16 * i, m.byteLength, true);
     });
   }
-  return encode(reads.length ? Sub.RunRead : Sub.Run, base, args.length, 0, tail);
+  return encodeOp(reads.length ? Sub.RunRead : Sub.Run, base, args.length, 0, tail);
 }
-
-// The result of a RunRead: the kernel's answer, then (if it acquired) the
-// guarded memories' bytes one after the other.
-function withReads(result: number, reads: Array<[LocalMemory, number]>): Answer {
-  if (!(result > 0) || result === TIMED_OUT) return number(result);
-  const total = reads.reduce((n, [, len]) => n + len, 0);
-  const out = new Uint8Array(8 + total);
-  new DataView(out.buffer).setFloat64(0, result, true);
-  let at = 8;
-  for (const [mem, len] of reads) {
-    out.set(mem.bytes.subarray(0, len), at);
-    at += len;
-  }
-  return [Status.Ok, out];
-}
-
-function number(x: number): Answer {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setFloat64(0, x, true);
-  return [Status.Ok, out];
-}
-
-const failed = (message: string): Answer => [Status.Failed, new TextEncoder().encode(message)];
 
 function serve(req: Request, token: number, signal: AbortSignal): Answer | Promise<Answer> {
   if (req.payload[0] === Sub.Dead) {
     // A child that maps OS shared memory asks whether a lock's holder is gone.
-    return number(holderDead(new DataView(req.payload.buffer, req.payload.byteOffset).getFloat64(1, true)) ? 1 : 0);
+    return numberAnswer(holderDead(new DataView(req.payload.buffer, req.payload.byteOffset).getFloat64(1, true)) ? 1 : 0);
   }
+  if (req.payload[0] === Sub.OpenLine) return openStateLine(token, servedBuffers());
   const mem = served.get(req.ring);
   if (!mem) return [Status.Unknown, null];
-  const p = req.payload;
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const a = v.getFloat64(1, true), b = v.getFloat64(9, true), c = v.getFloat64(17, true);
-  const cells = mem.cells.length;
-  const cellOk = (i: number) => Number.isInteger(i) && i >= 0 && i < cells;
-  switch (p[0]) {
-    case Sub.Load:
-      return cellOk(a) ? number(mem.load(a)) : failed(`cell ${a} out of range`);
-    case Sub.Store:
-      if (!cellOk(a)) return failed(`cell ${a} out of range`);
-      mem.store(a, b);
-      return [Status.Ok, null];
-    case Sub.Add:
-      return cellOk(a) ? number(mem.add(a, b)) : failed(`cell ${a} out of range`);
-    case Sub.Cas:
-      return cellOk(a) ? number(mem.compareExchange(a, b, c)) : failed(`cell ${a} out of range`);
-    case Sub.Notify:
-      if (!cellOk(a)) return failed(`cell ${a} out of range`);
-      notifyCell(mem.cells, a, b < 0 ? Infinity : b);
-      return [Status.Ok, null];
-    case Sub.Read:
-      if (a < 0 || b < 0 || a + b > mem.byteLength) return failed(`bytes ${a}..${a + b} out of range`);
-      return [Status.Ok, mem.read(a, b)];
-    case Sub.Write:
-      if (a < 0 || a + p.length - 25 > mem.byteLength) return failed(`bytes at ${a} out of range`);
-      mem.write(a, p.subarray(25));
-      return [Status.Ok, null];
-    case Sub.Run:
-    case Sub.RunRead: {
-      const nameLength = v.getUint16(25, true);
-      const name = new TextDecoder().decode(p.subarray(27, 27 + nameLength));
-      const args: number[] = [];
-      for (let i = 0; i < b; i++) args.push(v.getFloat64(27 + nameLength + 8 * i, true));
-      if (!cellOk(a)) return failed(`cell ${a} out of range`);
-      const reads: Array<[LocalMemory, number]> = [];
-      if (p[0] === Sub.RunRead) {
-        const at = 27 + nameLength + 8 * b;
-        for (let i = 0; i < v.getUint16(at, true); i++) {
-          const m = served.get(v.getFloat64(at + 2 + 16 * i, true));
-          if (!m) return [Status.Unknown, null];
-          reads.push([m, Math.min(m.byteLength, v.getFloat64(at + 10 + 16 * i, true))]);
-        }
-      }
-      const kernel = kernelNamed(name);
-      const view = a === 0 ? mem.cells : mem.cells.subarray(a);
-      const first = kernel(view, token, args, holderDead);
-      if (first.done) return withReads(first.value, reads);
-      if (req.ms === 0) return number(TIMED_OUT);
-      const child = { holder: () => token, dead: holderDead };
-      return driveAsync(kernel, view, child, args, req.ms, signal).then((r) => withReads(r, reads));
-    }
-  }
-  return failed(`unknown memory operation ${p[0]}`);
+  const r = memoryOp(req.payload, mem, (id) => served.get(id), token, holderDead);
+  if (Array.isArray(r)) return r;
+  if (req.ms === 0) return numberAnswer(TIMED_OUT);
+  const { kernel, view, args, reads } = r.wait;
+  const child = { holder: () => token, dead: holderDead };
+  return driveAsync(kernel, view, child, args, req.ms, signal).then((x) => withReads(x, reads));
 }
 
 handleOp(Op.Mem, serve, (req) => req.payload[0] === Sub.Run || req.payload[0] === Sub.RunRead);
@@ -173,9 +96,68 @@ handleOp(Op.Mem, serve, (req) => req.payload[0] === Sub.Run || req.payload[0] ==
 setDeadQuestion((token) => {
   const home = state().parent?.pid;
   if (!state().isChild || home === undefined || !requestLine()) return false;
-  const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encode(Sub.Dead, token));
+  const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encodeOp(Sub.Dead, token));
   return status === Status.Ok && new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true) === 1;
 });
+
+// A child's state line (Node; lib/child/state_thread.ts serves it): frames
+//   u32 length of what follows | u8 answer wanted | u32 memory id | f64 ms (NaN: forever) | payload
+// and, for those that want one, answers u32 length | u8 status | payload.
+class StateClient {
+  readonly #line: RequestLine;
+  // Written without an answer since the last answer: maybe not done yet.
+  #unsettled = false;
+
+  constructor(line: RequestLine) {
+    this.#line = line;
+    // What went down this line is done before anything this child says on
+    // its request line or its IPC channel.
+    const settle = () => {
+      if (this.#unsettled) this.call(0, SYNC, undefined);
+    };
+    setBeforeRequest(settle);
+    setBeforeSend(settle);
+  }
+
+  #frame(wanted: boolean, id: number, ms: number | undefined, payload: Uint8Array): Uint8Array {
+    const out = new Uint8Array(4 + 13 + payload.length);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, 13 + payload.length, true);
+    out[4] = wanted ? 1 : 0;
+    v.setUint32(5, id, true);
+    v.setFloat64(9, ms ?? NaN, true);
+    out.set(payload, 17);
+    return out;
+  }
+
+  post(id: number, payload: Uint8Array): void {
+    this.#line.write(this.#frame(false, id, undefined, payload));
+    this.#unsettled = true;
+  }
+
+  call(id: number, payload: Uint8Array, ms: number | undefined): [number, Uint8Array] {
+    this.#line.write(this.#frame(true, id, ms, payload));
+    const head = new Uint8Array(4);
+    if (!this.#line.readExactly(head)) throw new Error("The process that owns this shared object has gone");
+    const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
+    if (!this.#line.readExactly(body)) throw new Error("The process that owns this shared object has gone");
+    this.#unsettled = false;
+    return [body[0], body.subarray(1)];
+  }
+}
+
+const SYNC = encodeOp(Sub.Sync);
+// This child's state line once its parent serves it; null: the request line.
+let stateClient: StateClient | null | undefined;
+
+function stateClientFor(ref: MemoryRef): StateClient | null {
+  if (stateClient !== undefined) return stateClient;
+  const line = stateLine();
+  if (!line) return stateClient = null;
+  // Asked on the request line: answered once everything written there before is done.
+  const [status] = clientFor(ref, "shared object").callRaw(Op.Mem, 0, undefined, encodeOp(Sub.OpenLine));
+  return stateClient = status === Status.Ok ? new StateClient(line) : null;
+}
 
 const known = new Map<string, WeakRef<RemoteMemory>>();
 const GUARD_MAX_BYTES = 4096;
@@ -250,7 +232,10 @@ export class RemoteMemory implements AtomicMemory {
   }
 
   #call(payload: Uint8Array, ms?: number): Uint8Array {
-    const [status, bytes] = clientFor(this.ref, "shared object").callRaw(Op.Mem, this.ref.id, ms, payload);
+    const line = stateClientFor(this.ref);
+    const [status, bytes] = line
+      ? line.call(this.ref.id, payload, ms)
+      : clientFor(this.ref, "shared object").callRaw(Op.Mem, this.ref.id, ms, payload);
     return check(status, bytes);
   }
 
@@ -262,6 +247,8 @@ export class RemoteMemory implements AtomicMemory {
 
   // Written at once, answered only on failure; in order with every later request.
   #post(payload: Uint8Array): void {
+    const line = stateClientFor(this.ref);
+    if (line) return line.post(this.ref.id, payload);
     const client = clientFor(this.ref, "shared object");
     client.post(Op.Mem, this.ref.id, payload);
     client.flushNow();
@@ -269,36 +256,36 @@ export class RemoteMemory implements AtomicMemory {
 
   load(cell: number): number {
     this.#copy = null;
-    return this.#number(encode(Sub.Load, cell));
+    return this.#number(encodeOp(Sub.Load, cell));
   }
 
   store(cell: number, value: number): void {
     this.#copy = null;
-    this.#post(encode(Sub.Store, cell, value));
+    this.#post(encodeOp(Sub.Store, cell, value));
   }
 
   add(cell: number, delta: number): number {
     this.#copy = null;
-    return this.#number(encode(Sub.Add, cell, delta));
+    return this.#number(encodeOp(Sub.Add, cell, delta));
   }
 
   compareExchange(cell: number, expected: number, replacement: number): number {
     this.#copy = null;
-    return this.#number(encode(Sub.Cas, cell, expected, replacement));
+    return this.#number(encodeOp(Sub.Cas, cell, expected, replacement));
   }
 
   notify(cell: number, count?: number): void {
-    this.#post(encode(Sub.Notify, cell, count ?? -1));
+    this.#post(encodeOp(Sub.Notify, cell, count ?? -1));
   }
 
   read(offset: number, length: number): Uint8Array {
     if (this.#copy) return this.#copy.slice(offset, offset + length);
-    return new Uint8Array(this.#call(encode(Sub.Read, offset, length)));
+    return new Uint8Array(this.#call(encodeOp(Sub.Read, offset, length)));
   }
 
   write(offset: number, bytes: Uint8Array): void {
     this.#copy?.set(bytes, offset);
-    this.#post(encode(Sub.Write, offset, 0, 0, bytes));
+    this.#post(encodeOp(Sub.Write, offset, 0, 0, bytes));
   }
 
   async run(kernel: string, base: number, args: number[], ms: number | undefined, signal?: AbortSignal): Promise<number> {

@@ -1,0 +1,122 @@
+// A thread of a Node parent that serves one child process's state line
+// (lib/runtime/types.ts StateLineEnd): the child's operations on shared
+// memory the parent owns, read with blocking reads and answered at once,
+// whatever the parent's main thread is doing. Node cannot map memory into
+// a child, so this is as close as the child gets: one pipe round trip per
+// operation that needs an answer, none for those that do not.
+//
+// Frames (lib/shared/remote_memory.ts writes them):
+//   u32 length of what follows | u8 answer wanted | u32 memory id | f64 ms (NaN: forever) | payload
+// answers: u32 length | u8 status | payload. The payloads are those of the
+// request line (lib/shared/memory_ops.ts). A kernel that has to wait waits
+// here, blocking only this thread, and gives up if the child ends.
+//
+// The thread ends when the child closes its end (it exited or was killed).
+import { readSync, writeSync } from "node:fs";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { Status } from "../queue/wire.ts";
+import { adoptLives, hasEnded, holderDead, type LivesInit } from "../shared/lives.ts";
+import { LocalMemory, TIMED_OUT, waitCellSync } from "../shared/memory.ts";
+import { memoryOp, type OpAnswer, type OpWait, Sub, withReads } from "../shared/memory_ops.ts";
+import "../sync/kernels.ts"; // the Lock family's kernels, by name
+
+interface StateThreadData {
+  fd: number;
+  token: number;
+  lives: LivesInit;
+  memories: Array<[number, SharedArrayBuffer]>;
+  port: MessagePort;
+}
+
+const data = workerData as StateThreadData;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+adoptLives(data.lives);
+
+const memories = new Map<number, LocalMemory>(data.memories.map(([id, buffer]) => [id, new LocalMemory(buffer)]));
+
+// Memory listed after this thread started is announced on the port, before
+// any child could have learned its id.
+function find(id: number): LocalMemory | undefined {
+  for (;;) {
+    const known = memories.get(id);
+    if (known) return known;
+    const news = receiveMessageOnPort(data.port as never) as { message: [number, SharedArrayBuffer] } | undefined;
+    if (!news) return undefined;
+    memories.set(news.message[0], new LocalMemory(news.message[1]));
+  }
+}
+
+function readExactly(into: Uint8Array): boolean {
+  for (let at = 0; at < into.length;) {
+    let n: number;
+    try {
+      n = readSync(data.fd, into, at, into.length - at, null);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EAGAIN") return false;
+      Atomics.wait(nap, 0, 0, 1);
+      continue;
+    }
+    if (n === 0) return false;
+    at += n;
+  }
+  return true;
+}
+
+function answer([status, payload]: OpAnswer): boolean {
+  const out = new Uint8Array(5 + (payload?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, 1 + (payload?.length ?? 0), true);
+  out[4] = status;
+  if (payload) out.set(payload, 5);
+  try {
+    for (let at = 0; at < out.length;) at += writeSync(data.fd, out, at, out.length - at);
+    return true;
+  } catch {
+    return false; // the child is gone
+  }
+}
+
+// Runs a kernel that has to wait to its end, for `ms` at most; null if the child ended meanwhile.
+function waited(w: OpWait, ms: number | undefined): OpAnswer | null {
+  if (ms === 0) return withReads(TIMED_OUT, []);
+  const until = ms === undefined ? Infinity : performance.now() + ms;
+  for (;;) {
+    const step = w.kernel(w.view, data.token, w.args, holderDead);
+    if (step.done) return withReads(step.value, w.reads);
+    const rest = until - performance.now();
+    if (rest <= 0) return withReads(TIMED_OUT, []);
+    if (hasEnded(data.token)) return null;
+    waitCellSync(w.view, step.cell, step.seen, Math.min(rest, step.ms ?? 50));
+  }
+}
+
+function serve(): void {
+  const head = new Uint8Array(4);
+  for (;;) {
+    if (!readExactly(head)) return;
+    const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
+    if (!readExactly(body)) return;
+    const v = new DataView(body.buffer);
+    const wanted = body[0] === 1;
+    const id = v.getUint32(1, true);
+    const raw = v.getFloat64(5, true);
+    const payload = body.subarray(13);
+    let result: OpAnswer | null;
+    if (payload[0] === Sub.Sync) {
+      result = [Status.Ok, null];
+    } else {
+      const mem = find(id);
+      if (!mem) {
+        result = [Status.Unknown, null];
+      } else {
+        const r = memoryOp(payload, mem, find, data.token, holderDead);
+        result = Array.isArray(r) ? r : waited(r.wait, Number.isNaN(raw) ? undefined : raw);
+      }
+    }
+    if (result === null) return;
+    if (wanted && !answer(result)) return;
+  }
+}
+
+parentPort?.postMessage("ready");
+serve();
+data.port.close();
