@@ -15,6 +15,7 @@
 import { readSync, writeSync } from "node:fs";
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { Status } from "../queue/wire.ts";
+import { getF64, getU32, putU32 } from "../transport/le.ts";
 import { adoptLives, hasEnded, holderDead, type LivesInit } from "../shared/lives.ts";
 import { LocalMemory, TIMED_OUT, waitCellSync } from "../shared/memory.ts";
 import { memoryOp, type OpAnswer, type OpWait, Sub, withReads } from "../shared/memory_ops.ts";
@@ -64,7 +65,7 @@ function readExactly(into: Uint8Array): boolean {
 
 function answer([status, payload]: OpAnswer): boolean {
   const out = new Uint8Array(5 + (payload?.length ?? 0));
-  new DataView(out.buffer).setUint32(0, 1 + (payload?.length ?? 0), true);
+  putU32(out, 0, 1 + (payload?.length ?? 0));
   out[4] = status;
   if (payload) out.set(payload, 5);
   try {
@@ -93,12 +94,11 @@ function serve(): void {
   const head = new Uint8Array(4);
   for (;;) {
     if (!readExactly(head)) return;
-    const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
+    const body = new Uint8Array(getU32(head, 0));
     if (!readExactly(body)) return;
-    const v = new DataView(body.buffer);
     const wanted = body[0] === 1;
-    const id = v.getUint32(1, true);
-    const raw = v.getFloat64(5, true);
+    const id = getU32(body, 1);
+    const raw = getF64(body, 5);
     const payload = body.subarray(13);
     let result: OpAnswer | null;
     if (payload[0] === Sub.Sync) {

@@ -8,6 +8,7 @@ import { SerializationError } from "../errors.ts";
 import { getHost } from "../runtime/host.ts";
 import { decodeValue, encodeValue } from "../transport/values.ts";
 import type { Frame } from "./ring.ts";
+import { getF64, putF64 } from "../transport/le.ts";
 
 const CLONED = 0;
 const NUMBER = 1;
@@ -51,7 +52,7 @@ export function encodeItem(value: unknown, path: string): Frame {
     case "number": {
       const out = new Uint8Array(9);
       out[0] = NUMBER;
-      new DataView(out.buffer).setFloat64(1, value, true);
+      putF64(out, 1, value);
       return out;
     }
     case "string": {
@@ -127,7 +128,7 @@ export function encodeBytes(bytes: Uint8Array): Frame {
 export function decodeItem(bytes: Uint8Array): unknown {
   switch (bytes[0]) {
     case NUMBER:
-      return new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0, true);
+      return getF64(bytes, 1);
     case STRING:
       return decoder.decode(bytes.subarray(1));
     case BYTES:

@@ -5,6 +5,7 @@
 // Answers to async requests travel on the parent channel as
 //   [SIDE_TAG, id, status, payload, id, status, payload, ...]
 import type { Frame } from "./ring.ts";
+import { putF64, putU32 } from "../transport/le.ts";
 
 /** Operations on a ring. */
 export const Op: {
@@ -81,13 +82,12 @@ export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, m
   const [head, body] = payload === undefined ? [undefined, undefined] : payload instanceof Uint8Array ? [payload, undefined] : payload;
   const size = REQUEST_HEAD + (head?.length ?? 0) + (body?.length ?? 0);
   const out = new Uint8Array(4 + size);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, size, true);
+  putU32(out, 0, size);
   out[4] = op;
   out[5] = sync ? 1 : 0;
-  v.setUint32(6, id, true);
-  v.setUint32(10, ring, true);
-  v.setFloat64(14, ms ?? NaN, true);
+  putU32(out, 6, id);
+  putU32(out, 10, ring);
+  putF64(out, 14, ms ?? NaN);
   if (head) out.set(head, 4 + REQUEST_HEAD);
   if (body) out.set(body, 4 + REQUEST_HEAD + head!.length);
   return out;
@@ -146,7 +146,7 @@ export class RequestReader {
 /** Frames an answer to a sync request. */
 export function encodeAnswer(status: Status, payload?: Uint8Array): Uint8Array {
   const out = new Uint8Array(5 + (payload?.length ?? 0));
-  new DataView(out.buffer).setUint32(0, 1 + (payload?.length ?? 0), true);
+  putU32(out, 0, 1 + (payload?.length ?? 0));
   out[4] = status;
   if (payload) out.set(payload, 5);
   return out;

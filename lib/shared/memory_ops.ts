@@ -8,6 +8,7 @@
 // Run, u16 name length | name | f64 args... | (RunRead) u16 count | (f64 id |
 // f64 length)...; an answer: a status and f64 (or the bytes read).
 import { Status } from "../queue/wire.ts";
+import { getF64, getU16, putF64 } from "../transport/le.ts";
 import { type Kernel, kernelNamed, type LocalMemory, notifyCell, TIMED_OUT } from "./memory.ts";
 
 /** The memory operations. */
@@ -43,11 +44,10 @@ export interface OpWait {
 /** Encodes a request payload. */
 export function encodeOp(sub: number, a = 0, b = 0, c = 0, tail?: Uint8Array): Uint8Array {
   const out = new Uint8Array(25 + (tail?.length ?? 0));
-  const v = new DataView(out.buffer);
   out[0] = sub;
-  v.setFloat64(1, a, true);
-  v.setFloat64(9, b, true);
-  v.setFloat64(17, c, true);
+  putF64(out, 1, a);
+  putF64(out, 9, b);
+  putF64(out, 17, c);
   if (tail) out.set(tail, 25);
   return out;
 }
@@ -55,11 +55,23 @@ export function encodeOp(sub: number, a = 0, b = 0, c = 0, tail?: Uint8Array): U
 /** An answer carrying one number. */
 export function numberAnswer(x: number): OpAnswer {
   const out = new Uint8Array(8);
-  new DataView(out.buffer).setFloat64(0, x, true);
+  putF64(out, 0, x);
   return [Status.Ok, out];
 }
 
 const failed = (message: string): OpAnswer => [Status.Failed, new TextEncoder().encode(message)];
+
+// Kernel names as they arrive, decoded once each (a few names, asked for again and again).
+const names = new Map<string, string>();
+const decoder = new TextDecoder();
+
+function kernelName(bytes: Uint8Array): string {
+  let key = "";
+  for (let i = 0; i < bytes.length; i++) key += String.fromCharCode(bytes[i]);
+  let name = names.get(key);
+  if (name === undefined) names.set(key, name = decoder.decode(bytes));
+  return name;
+}
 
 /**
  * The answer of a RunRead: the kernel's result, then (if it acquired) the
@@ -69,7 +81,7 @@ export function withReads(result: number, reads: Array<[LocalMemory, number]>): 
   if (!(result > 0) || result === TIMED_OUT || reads.length === 0) return numberAnswer(result);
   const total = reads.reduce((n, [, len]) => n + len, 0);
   const out = new Uint8Array(8 + total);
-  new DataView(out.buffer).setFloat64(0, result, true);
+  putF64(out, 0, result);
   let at = 8;
   for (const [mem, len] of reads) {
     out.set(mem.bytes.subarray(0, len), at);
@@ -90,8 +102,7 @@ export function memoryOp(
   token: number,
   dead: (token: number) => boolean,
 ): OpAnswer | { wait: OpWait } {
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const a = v.getFloat64(1, true), b = v.getFloat64(9, true), c = v.getFloat64(17, true);
+  const a = getF64(p, 1), b = getF64(p, 9), c = getF64(p, 17);
   const cells = mem.cells.length;
   const cellOk = (i: number) => Number.isInteger(i) && i >= 0 && i < cells;
   switch (p[0]) {
@@ -118,18 +129,18 @@ export function memoryOp(
       return [Status.Ok, null];
     case Sub.Run:
     case Sub.RunRead: {
-      const nameLength = v.getUint16(25, true);
-      const name = new TextDecoder().decode(p.subarray(27, 27 + nameLength));
+      const nameLength = getU16(p, 25);
+      const name = kernelName(p.subarray(27, 27 + nameLength));
       const args: number[] = [];
-      for (let i = 0; i < b; i++) args.push(v.getFloat64(27 + nameLength + 8 * i, true));
+      for (let i = 0; i < b; i++) args.push(getF64(p, 27 + nameLength + 8 * i));
       if (!cellOk(a)) return failed(`cell ${a} out of range`);
       const reads: Array<[LocalMemory, number]> = [];
       if (p[0] === Sub.RunRead) {
         const at = 27 + nameLength + 8 * b;
-        for (let i = 0; i < v.getUint16(at, true); i++) {
-          const m = find(v.getFloat64(at + 2 + 16 * i, true));
+        for (let i = 0; i < getU16(p, at); i++) {
+          const m = find(getF64(p, at + 2 + 16 * i));
           if (!m) return [Status.Unknown, null];
-          reads.push([m, Math.min(m.byteLength, v.getFloat64(at + 10 + 16 * i, true))]);
+          reads.push([m, Math.min(m.byteLength, getF64(p, at + 10 + 16 * i))]);
         }
       }
       const kernel = kernelNamed(name);

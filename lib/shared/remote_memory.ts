@@ -20,6 +20,7 @@ import { holderDead } from "./lives.ts";
 import { setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, LocalMemory, TIMED_OUT } from "./memory.ts";
 import { encodeOp, memoryOp, numberAnswer, Sub, withReads } from "./memory_ops.ts";
+import { getF64, getU32, putF64, putU16, putU32 } from "../transport/le.ts";
 
 /** How a child process names memory its parent serves. */
 export interface MemoryRef {
@@ -60,15 +61,14 @@ function encodeRun(kernel: string, base: number, args: number[], reads: RemoteMe
   if (!name) names.set(kernel, name = new TextEncoder().encode(kernel));
   const at = 2 + name.length + 8 * args.length;
   const tail = new Uint8Array(at + (reads.length ? 2 + 16 * reads.length : 0));
-  const v = new DataView(tail.buffer);
-  v.setUint16(0, name.length, true);
+  putU16(tail, 0, name.length);
   tail.set(name, 2);
-  args.forEach((x, i) => v.setFloat64(2 + name!.length + 8 * i, x, true));
+  args.forEach((x, i) => putF64(tail, 2 + name!.length + 8 * i, x));
   if (reads.length) {
-    v.setUint16(at, reads.length, true);
+    putU16(tail, at, reads.length);
     reads.forEach((m, i) => {
-      v.setFloat64(at + 2 + 16 * i, m.ref.id, true);
-      v.setFloat64(at + 10 + 16 * i, m.byteLength, true);
+      putF64(tail, at + 2 + 16 * i, m.ref.id);
+      putF64(tail, at + 10 + 16 * i, m.byteLength);
     });
   }
   return encodeOp(reads.length ? Sub.RunRead : Sub.Run, base, args.length, 0, tail);
@@ -77,7 +77,7 @@ function encodeRun(kernel: string, base: number, args: number[], reads: RemoteMe
 function serve(req: Request, token: number, signal: AbortSignal): Answer | Promise<Answer> {
   if (req.payload[0] === Sub.Dead) {
     // A child that maps OS shared memory asks whether a lock's holder is gone.
-    return numberAnswer(holderDead(new DataView(req.payload.buffer, req.payload.byteOffset).getFloat64(1, true)) ? 1 : 0);
+    return numberAnswer(holderDead(getF64(req.payload, 1)) ? 1 : 0);
   }
   if (req.payload[0] === Sub.OpenLine) return openStateLine(token, servedBuffers());
   const mem = served.get(req.ring);
@@ -97,7 +97,7 @@ setDeadQuestion((token) => {
   const home = state().parent?.pid;
   if (!state().isChild || home === undefined || !requestLine()) return false;
   const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encodeOp(Sub.Dead, token));
-  return status === Status.Ok && new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true) === 1;
+  return status === Status.Ok && getF64(bytes, 0) === 1;
 });
 
 // A child's state line (Node; lib/child/state_thread.ts serves it): frames
@@ -121,11 +121,10 @@ class StateClient {
 
   #frame(wanted: boolean, id: number, ms: number | undefined, payload: Uint8Array): Uint8Array {
     const out = new Uint8Array(4 + 13 + payload.length);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, 13 + payload.length, true);
+    putU32(out, 0, 13 + payload.length);
     out[4] = wanted ? 1 : 0;
-    v.setUint32(5, id, true);
-    v.setFloat64(9, ms ?? NaN, true);
+    putU32(out, 5, id);
+    putF64(out, 9, ms ?? NaN);
     out.set(payload, 17);
     return out;
   }
@@ -139,7 +138,7 @@ class StateClient {
     this.#line.write(this.#frame(true, id, ms, payload));
     const head = new Uint8Array(4);
     if (!this.#line.readExactly(head)) throw new Error("The process that owns this shared object has gone");
-    const body = new Uint8Array(new DataView(head.buffer).getUint32(0, true));
+    const body = new Uint8Array(getU32(head, 0));
     if (!this.#line.readExactly(body)) throw new Error("The process that owns this shared object has gone");
     this.#unsettled = false;
     return [body[0], body.subarray(1)];
@@ -207,8 +206,7 @@ export class RemoteMemory implements AtomicMemory {
 
   // Takes the guarded memories' bytes from a RunRead answer.
   #result(kernel: string, bytes: Uint8Array): number {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const result = v.getFloat64(0, true);
+    const result = getF64(bytes, 0);
     if (kernel === "lock.acquire" && result > 0 && result !== TIMED_OUT) this.#holding = true;
     if (bytes.length > 8) {
       let at = 8;
@@ -242,7 +240,7 @@ export class RemoteMemory implements AtomicMemory {
   #number(payload: Uint8Array, ms?: number): number {
     // (the first 8 bytes of any answer with a result)
     const bytes = this.#call(payload, ms);
-    return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
+    return getF64(bytes, 0);
   }
 
   // Written at once, answered only on failure; in order with every later request.
