@@ -4,6 +4,7 @@
 // use). Blocking requests wait here, not in the child; a child that exits
 // stops its waits, so no item is taken for a consumer that is gone.
 import type { Frame } from "./ring.ts";
+import { getU32 } from "../transport/le.ts";
 import type { ChildHandle } from "../runtime/types.ts";
 import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
@@ -162,7 +163,7 @@ export function serveRequests(child: ChildHandle, token: number): void {
   const want = async (req: Request, signal: AbortSignal): Promise<Answer> => {
     const b = served.get(req.ring);
     if (!b?.tryGet) return [Status.Unknown, null];
-    const n = Math.max(1, new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true));
+    const n = Math.max(1, getU32(req.payload, 0));
     const first = await b.get(req.ms, signal);
     if (!(first instanceof Uint8Array)) return fromResult(first);
     const frames = [first];
@@ -189,7 +190,7 @@ export function serveRequests(child: ChildHandle, token: number): void {
   const start = (req: Request): Promise<Answer> => {
     if (req.op === Op.Sync) return Promise.resolve([Status.Ok, null]);
     if (req.op === Op.Cancel) {
-      waits.get(new DataView(req.payload.buffer, req.payload.byteOffset).getUint32(0, true))?.abort();
+      waits.get(getU32(req.payload, 0))?.abort();
       return Promise.resolve([Status.Ok, null]);
     }
     if (req.op === Op.Return) {

@@ -5,7 +5,7 @@
 // Answers to async requests travel on the parent channel as
 //   [SIDE_TAG, id, status, payload, id, status, payload, ...]
 import type { Frame } from "./ring.ts";
-import { putF64, putU32 } from "../transport/le.ts";
+import { getU32, putF64, putU32 } from "../transport/le.ts";
 
 /** Operations on a ring. */
 export const Op: {
@@ -155,12 +155,11 @@ export function encodeAnswer(status: Status, payload?: Uint8Array): Uint8Array {
 /** Frames lent to a consumer, with the number of the first: u32 first | u32 count | (u32 length | bytes)... */
 export function encodeLent(first: number, frames: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(8 + frames.reduce((n, f) => n + 4 + f.length, 0));
-  const v = new DataView(out.buffer);
-  v.setUint32(0, first, true);
-  v.setUint32(4, frames.length, true);
+  putU32(out, 0, first);
+  putU32(out, 4, frames.length);
   let at = 8;
   for (const f of frames) {
-    v.setUint32(at, f.length, true);
+    putU32(out, at, f.length);
     out.set(f, at + 4);
     at += 4 + f.length;
   }
@@ -169,12 +168,11 @@ export function encodeLent(first: number, frames: Uint8Array[]): Uint8Array {
 
 /** Undoes encodeLent: each frame with its number. */
 export function decodeLent(bytes: Uint8Array): Array<[number, Uint8Array]> {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const first = v.getUint32(0, true);
+  const first = getU32(bytes, 0);
   const out: Array<[number, Uint8Array]> = [];
   let at = 8;
-  for (let i = 0; i < v.getUint32(4, true); i++) {
-    const len = v.getUint32(at, true);
+  for (let i = 0; i < getU32(bytes, 4); i++) {
+    const len = getU32(bytes, at);
     out.push([first + i, copyOf(bytes, at + 4, at + 4 + len)]);
     at += 4 + len;
   }
@@ -183,12 +181,16 @@ export function decodeLent(bytes: Uint8Array): Array<[number, Uint8Array]> {
 
 /** A list of u32 numbers as bytes (acknowledged or returned frames). */
 export function encodeNumbers(numbers: number[]): Uint8Array {
-  return new Uint8Array(Uint32Array.from(numbers).buffer);
+  const out = new Uint8Array(4 * numbers.length);
+  for (let i = 0; i < numbers.length; i++) putU32(out, 4 * i, numbers[i]);
+  return out;
 }
 
 /** Undoes encodeNumbers. */
 export function decodeNumbers(bytes: Uint8Array): number[] {
-  return [...new Uint32Array(copyOf(bytes, 0, bytes.length - (bytes.length % 4)).buffer)];
+  const out: number[] = [];
+  for (let at = 0; at + 4 <= bytes.length; at += 4) out.push(getU32(bytes, at));
+  return out;
 }
 
 /**
