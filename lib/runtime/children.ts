@@ -65,8 +65,11 @@ export class ProcessChild implements ChildHandle {
       // "close" comes after the IPC channel has delivered its last message;
       // "exit" can come first, so give the channel a moment before settling.
       this.#child.once("close", (code, signal) => finish({ code, signal }));
+      // (A timer that keeps this process alive: someone may be waiting for
+      // this exit with nothing else to keep it going, and Deno then ends the
+      // program, or a `deno test`, with the promise still pending.)
       this.#child.once("exit", (code, signal) => {
-        setTimeout(() => finish({ code, signal }), 100).unref?.();
+        setTimeout(() => finish({ code, signal }), 100);
       });
       // An error once the child runs (Deno reports a broken request line
       // of a child that has just exited this way) is not a failure to
