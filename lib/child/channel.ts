@@ -6,6 +6,7 @@
 import process from "node:process";
 import { readSync, writeSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
+import { getU32 } from "../transport/le.ts";
 
 /** Messages to and from the parent of this child. */
 export interface ParentChannel {
@@ -24,6 +25,8 @@ export interface RequestLine {
   write(bytes: Uint8Array): void;
   /** Reads exactly `into.length` bytes, blocking until they come; false at end of file. */
   readExactly(into: Uint8Array): boolean;
+  /** Reads one frame (u32 length, then that many bytes) and returns what follows the length; null at end of file. */
+  readFrame(): Uint8Array | null;
 }
 
 const REQUEST_FD = 4;
@@ -114,27 +117,35 @@ export function stateLine(): RequestLine | null {
 
 let stateLineFile: RequestLine | null = null;
 
-function blockingLine(fd: number): RequestLine {
+/** A line over file descriptor `fd`, read and written with blocking calls (also the parent's state thread's). */
+export function blockingLine(fd: number): RequestLine {
+  const readExactly = (into: Uint8Array): boolean => {
+    for (let at = 0; at < into.length;) {
+      let n: number;
+      try {
+        n = readSync(fd, into, at, into.length - at, null);
+      } catch (error) {
+        // The line should block; should a runtime have made it
+        // non-blocking, wait a moment and read again.
+        if ((error as { code?: string }).code !== "EAGAIN") throw error;
+        Atomics.wait(nap, 0, 0, 1);
+        continue;
+      }
+      if (n === 0) return false;
+      at += n;
+    }
+    return true;
+  };
+  const head = new Uint8Array(4);
   return {
     write(bytes) {
       for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     },
-    readExactly(into) {
-      for (let at = 0; at < into.length;) {
-        let n: number;
-        try {
-          n = readSync(fd, into, at, into.length - at, null);
-        } catch (error) {
-          // The line should block; should a runtime have made it
-          // non-blocking, wait a moment and read again.
-          if ((error as { code?: string }).code !== "EAGAIN") throw error;
-          Atomics.wait(nap, 0, 0, 1);
-          continue;
-        }
-        if (n === 0) return false;
-        at += n;
-      }
-      return true;
+    readExactly,
+    readFrame() {
+      if (!readExactly(head)) return null;
+      const body = new Uint8Array(getU32(head, 0));
+      return readExactly(body) ? body : null;
     },
   };
 }

@@ -12,10 +12,10 @@
 // here, blocking only this thread, and gives up if the child ends.
 //
 // The thread ends when the child closes its end (it exited or was killed).
-import { readSync, writeSync } from "node:fs";
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { Status } from "../queue/wire.ts";
-import { getF64, getU32, putU32 } from "../transport/le.ts";
+import { encodeAnswer, Status } from "../queue/wire.ts";
+import { getF64, getU32 } from "../transport/le.ts";
+import { blockingLine } from "./channel.ts";
 import { adoptLives, hasEnded, holderDead, type LivesInit } from "../shared/lives.ts";
 import { LocalMemory, TIMED_OUT, waitCellSync } from "../shared/memory.ts";
 import { memoryOp, type OpAnswer, type OpWait, Sub, withReads } from "../shared/memory_ops.ts";
@@ -30,7 +30,6 @@ interface StateThreadData {
 }
 
 const data = workerData as StateThreadData;
-const nap = new Int32Array(new SharedArrayBuffer(4));
 adoptLives(data.lives);
 
 const memories = new Map<number, LocalMemory>(data.memories.map(([id, buffer]) => [id, new LocalMemory(buffer)]));
@@ -47,32 +46,24 @@ function find(id: number): LocalMemory | undefined {
   }
 }
 
-function readExactly(into: Uint8Array): boolean {
-  for (let at = 0; at < into.length;) {
-    let n: number;
-    try {
-      n = readSync(data.fd, into, at, into.length - at, null);
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EAGAIN") return false;
-      Atomics.wait(nap, 0, 0, 1);
-      continue;
-    }
-    if (n === 0) return false;
-    at += n;
+const line = blockingLine(data.fd);
+
+// The next frame, or null once the child has closed its end (or the line failed).
+function nextFrame(): Uint8Array | null {
+  try {
+    return line.readFrame();
+  } catch {
+    return null;
   }
-  return true;
 }
 
+// Writes an answer; false if the child is gone.
 function answer([status, payload]: OpAnswer): boolean {
-  const out = new Uint8Array(5 + (payload?.length ?? 0));
-  putU32(out, 0, 1 + (payload?.length ?? 0));
-  out[4] = status;
-  if (payload) out.set(payload, 5);
   try {
-    for (let at = 0; at < out.length;) at += writeSync(data.fd, out, at, out.length - at);
+    line.write(encodeAnswer(status, payload ?? undefined));
     return true;
   } catch {
-    return false; // the child is gone
+    return false;
   }
 }
 
@@ -91,11 +82,9 @@ function waited(w: OpWait, ms: number | undefined): OpAnswer | null {
 }
 
 function serve(): void {
-  const head = new Uint8Array(4);
   for (;;) {
-    if (!readExactly(head)) return;
-    const body = new Uint8Array(getU32(head, 0));
-    if (!readExactly(body)) return;
+    const body = nextFrame();
+    if (!body) return;
     const wanted = body[0] === 1;
     const id = getU32(body, 1);
     const raw = getF64(body, 5);

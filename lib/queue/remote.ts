@@ -5,7 +5,6 @@
 // All requests of a child go down one line in order, so a producer's items
 // keep their order whichever calls it mixes.
 import type { Frame } from "./ring.ts";
-import { getU32 } from "../transport/le.ts";
 import type { EndBackend } from "../pipe/end.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
@@ -160,10 +159,8 @@ export class Client {
     this.#flush();
     runBeforeRequest();
     this.#line.write(encodeRequest(op, true, 0, ring, ms, payload));
-    const head = new Uint8Array(4);
-    if (!this.#line.readExactly(head)) throw new Error("The process that owns this queue has gone");
-    const body = new Uint8Array(getU32(head, 0));
-    if (!this.#line.readExactly(body)) throw new Error("The process that owns this queue has gone");
+    const body = this.#line.readFrame();
+    if (!body) throw new Error("The process that owns this queue has gone");
     this.#unsettled = false; // answered in order: everything before it is done
     return [body[0], body.subarray(1)];
   }

@@ -20,7 +20,7 @@ import { holderDead } from "./lives.ts";
 import { setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, LocalMemory, TIMED_OUT } from "./memory.ts";
 import { encodeOp, memoryOp, numberAnswer, Sub, withReads } from "./memory_ops.ts";
-import { getF64, getU32, putF64, putU16, putU32 } from "../transport/le.ts";
+import { getF64, putF64, putU16, putU32 } from "../transport/le.ts";
 
 /** How a child process names memory its parent serves. */
 export interface MemoryRef {
@@ -136,10 +136,8 @@ class StateClient {
 
   call(id: number, payload: Uint8Array, ms: number | undefined): [number, Uint8Array] {
     this.#line.write(this.#frame(true, id, ms, payload));
-    const head = new Uint8Array(4);
-    if (!this.#line.readExactly(head)) throw new Error("The process that owns this shared object has gone");
-    const body = new Uint8Array(getU32(head, 0));
-    if (!this.#line.readExactly(body)) throw new Error("The process that owns this shared object has gone");
+    const body = this.#line.readFrame();
+    if (!body) throw new Error("The process that owns this shared object has gone");
     this.#unsettled = false;
     return [body[0], body.subarray(1)];
   }

@@ -11,7 +11,8 @@ import { arrival, BARRIER, barrierBroken, barrierCount, BROKE, BROKEN, MAX_PARTI
 const NONE: number[] = [];
 
 // Actions of Barriers that arrived from another process or thread, by what they arrived as.
-const crossedActions = new WeakMap<Function, FunctionRef>();
+// (what each arrived as, and whether its module is still loading)
+const crossedActions = new WeakMap<Function, { ref: FunctionRef; loading: () => boolean }>();
 
 /**
  * The action of a Barrier that arrived: the function `ref` names, found at
@@ -34,12 +35,9 @@ export function crossedAction(ref: FunctionRef): () => unknown {
     if (failure) throw failure;
     return loading!.then(() => action());
   };
-  crossedActions.set(action, ref);
-  stillLoading.set(action, () => !fn && !failure);
+  crossedActions.set(action, { ref, loading: () => !fn && !failure });
   return action;
 }
-
-const stillLoading = new WeakMap<Function, () => boolean>();
 
 function broken(): BrokenBarrierError {
   return new BrokenBarrierError(
@@ -115,7 +113,7 @@ export class Barrier {
         let action: FunctionRef | undefined;
         if (this.#action) {
           try {
-            action = crossedActions.get(this.#action) ?? resolveFunction(this.#action, "the Barrier's action");
+            action = crossedActions.get(this.#action)?.ref ?? resolveFunction(this.#action, "the Barrier's action");
           } catch (error) {
             throw new SerializationError(`Cannot pass this Barrier on: ${(error as Error).message}`, "action", { cause: error });
           }
@@ -228,9 +226,10 @@ export class Barrier {
     if (index === this.#parties - 1) {
       if (this.#action) {
         try {
-          if (stillLoading.get(this.#action)?.()) {
+          const crossed = crossedActions.get(this.#action);
+          if (crossed?.loading()) {
             throw new TypeError(
-              `The Barrier's action (${crossedActions.get(this.#action)?.name}) is in a module this process has not ` +
+              `The Barrier's action (${crossed.ref.name}) is in a module this process has not ` +
                 "loaded yet, and waitSync() cannot wait for it: use await barrier.wait()",
             );
           }
