@@ -12,6 +12,8 @@ export interface BenchCase<G extends string> {
   impl: string;
   /** Units of work per sample (tasks, items, bytes); 0 for latency cases. */
   work: number;
+  /** Unmeasured samples before mitata's (with `warm`; default 1): for code the JIT needs longer to settle. */
+  warmups?: number;
   open(): Promise<void>;
   /** Runs one sample; returns its duration in ns. */
   sample(): Promise<number>;
@@ -56,7 +58,7 @@ function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Measures each case (of the `only` groups, if given): opens it, takes one
- * unmeasured sample first if `warm`, lets mitata sample it, closes it.
+ * unmeasured sample first (or `warmups`) if `warm`, lets mitata sample it, closes it.
  * Progress goes to stderr as `BENCH_PROGRESS` lines for scripts/bench.mjs.
  */
 export async function runCases<G extends string>(
@@ -76,7 +78,7 @@ export async function runCases<G extends string>(
     try {
       await deadline(c.open(), caseMs);
       try {
-        if (options.warm) await c.sample();
+        if (options.warm) for (let i = 0; i < (c.warmups ?? 1); i++) await c.sample();
         const stats = await deadline(mitata.measure(function* () {
           yield { manual: () => c.sample() };
         }, sampling), caseMs);

@@ -100,7 +100,7 @@ export class Queue<T = unknown> {
     if (options === undefined && this.#backend.tryPut && this.#waitingPuts === 0) {
       let frame: Frame;
       try {
-        frame = encodeItem(item, "item");
+        frame = encodeItem(item, "item", this.#backend instanceof LocalBackend);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -151,7 +151,8 @@ export class Queue<T = unknown> {
    * ```
    */
   putNowait(item: T): void {
-    const r = this.#backend.putSync(encodeItem(item, "item"), 0);
+    // (a local ring copies the frame at once: it may be scratch memory)
+    const r = this.#backend.putSync(encodeItem(item, "item", this.#backend instanceof LocalBackend), 0);
     if (r === "closed") throw closedError();
     if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})`);
   }
@@ -170,7 +171,7 @@ export class Queue<T = unknown> {
    */
   putSync(item: T, options?: Omit<PutOptions, "signal">): void {
     const ms = waitFor(options, "put an item on the queue");
-    const r = this.#backend.putSync(encodeItem(item, "item"), ms);
+    const r = this.#backend.putSync(encodeItem(item, "item", this.#backend instanceof LocalBackend), ms);
     if (r === "closed") throw closedError();
     if (r === "full") throw new QueueFull(`Queue is full (maxsize ${this.#backend.maxsize})${ms ? `: no room within ${ms} ms` : ""}`);
   }
@@ -191,10 +192,12 @@ export class Queue<T = unknown> {
   get(options?: GetOptions): Promise<T> {
     // The common case, without an async function's cost: an item is there.
     if (options === undefined && this.#backend.tryGet) {
-      const r = this.#backend.tryGet();
+      // (a local ring's frame comes in scratch memory, decoded at once)
+      const local = this.#backend instanceof LocalBackend;
+      const r = this.#backend.tryGet(local);
       if (r instanceof Uint8Array) {
         try {
-          return Promise.resolve(decodeItem(r) as T);
+          return Promise.resolve(decodeItem(r, local) as T);
         } catch (error) {
           return Promise.reject(error);
         }

@@ -19,6 +19,7 @@ import {
   SimpleQueue,
 } from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test, waitFor } from "./harness.ts";
+import { Ring } from "../lib/queue/ring.ts";
 
 const ctx = getContext(startMethod);
 
@@ -50,7 +51,12 @@ export async function syncOps(q: JoinableQueue<number>, out: Queue<unknown>): Pr
   } catch (e) {
     empty = (e as Error).name;
   }
-  await out.put({ size, a, b, empty, isEmpty: q.empty(), unfinishedJoin: await q.join(10) });
+  const unfinishedJoin = await q.join(10);
+  // A getSync with no timeout sleeps until an item comes (from the parent,
+  // told that we are about to).
+  await out.put("waiting");
+  const c = q.getSync();
+  await out.put({ size, a, b, c, empty, isEmpty: q.empty(), unfinishedJoin });
 }
 
 export async function badPut(q: Queue<unknown>, out: Queue<unknown>): Promise<void> {
@@ -252,9 +258,11 @@ test("sync operations in a child: putSync, getSync, nowait, qsize, taskDone, joi
   const q = new JoinableQueue<number>();
   const out = new Queue<unknown>();
   const p = start(syncOps, [q, out]);
+  assertEquals(await out.get({ timeout: 20000 }), "waiting");
+  await q.put(3);
   const report = await out.get({ timeout: 20000 });
   await joinAll([p]);
-  assertEquals(report, { size: 2, a: 1, b: 2, empty: "QueueEmpty", isEmpty: true, unfinishedJoin: true });
+  assertEquals(report, { size: 2, a: 1, b: 2, c: 3, empty: "QueueEmpty", isEmpty: true, unfinishedJoin: true });
 });
 
 test("an uncloneable item is refused in the child, and the queue keeps working there", async () => {
@@ -596,3 +604,89 @@ test("rings grow while a child and this process both use them: big items both wa
   for (let i = 0; i < n; i++) assertEquals(await up.get({ timeout: 20_000 }), [size, 100 + i, 100 + i]);
   await joinAll([p]);
 }, { timeout: 60_000 });
+
+// The ring under every queue and pipe, against a plain array: random puts
+// (of sizes that make it wrap and grow), gets, frames given back, and
+// acknowledgements, with and without a maxsize. (One thread: the start
+// method does not matter; it runs in every configuration anyway, cheaply.)
+test("property: a queue's ring behaves as an array, through wraps, growth and frames given back", () => {
+  type Op = { op: "put"; size: number } | { op: "get" } | { op: "unget"; n: number } | { op: "done" };
+  const op = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ op: fc.constant("put" as const), size: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 6000, max: 30000 })) }) },
+    { weight: 4, arbitrary: fc.constant({ op: "get" as const }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("unget" as const), n: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.constant({ op: "done" as const }) },
+  );
+  let serial = 0;
+  const frame = (size: number) => {
+    const f = new Uint8Array(size);
+    const id = ++serial;
+    for (let i = 0; i < size; i++) f[i] = (id * 31 + i) & 255;
+    return f;
+  };
+  fc.assert(
+    fc.property(fc.constantFrom(0, 2, 7), fc.array(op, { minLength: 20, maxLength: 200 }), fc.boolean(), (maxsize, ops: Op[], toScratch) => {
+      const ring = new Ring({ maxsize });
+      const model: Uint8Array[] = [];
+      const taken: Uint8Array[] = [];
+      let unfinished = 0;
+      for (const o of ops) {
+        if (o.op === "put") {
+          const f = frame(o.size);
+          // (half the frames go as a head and a body)
+          const r = ring.put(o.size > 8 && o.size % 2 === 0 ? [f.subarray(0, 8), f.subarray(8)] : f, 0);
+          if (maxsize > 0 && model.length >= maxsize) assertEquals(r, "full");
+          else {
+            assertEquals(r, "ok");
+            model.push(f);
+            unfinished++;
+          }
+        } else if (o.op === "get") {
+          const r = ring.get(0, toScratch);
+          if (model.length === 0) assertEquals(r, "empty");
+          else {
+            const want = model.shift()!;
+            assert(r instanceof Uint8Array && r.length === want.length && r.every((b, i) => b === want[i]), "the oldest frame, whole");
+            taken.push(want);
+          }
+        } else if (o.op === "unget") {
+          const back = taken.splice(Math.max(0, taken.length - o.n));
+          assertEquals(ring.unget(back, 0), "ok");
+          model.unshift(...back);
+        } else {
+          assertEquals(ring.taskDone(), unfinished > 0);
+          if (unfinished > 0) unfinished--;
+        }
+        assertEquals(ring.count(), model.length, "count");
+        assertEquals(ring.unfinished(), unfinished, "unfinished");
+      }
+      ring.close();
+      for (const want of model) {
+        const r = ring.get(0);
+        assert(r instanceof Uint8Array && r.every((b, i) => b === want[i]), "drained in order after close");
+      }
+      assertEquals(ring.get(0), "eof");
+      assertEquals(ring.put(new Uint8Array(1), 0), "closed");
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test("a queue's ring: small frames and their lengths that straddle the ring's end arrive whole", () => {
+  const CAP = 64 * 1024; // a new ring's capacity
+  for (let s = CAP - 4 - 22; s < CAP - 4; s++) {
+    for (const toScratch of [false, true]) {
+      const ring = new Ring({ maxsize: 0 });
+      assertEquals(ring.put(new Uint8Array(s), 0), "ok");
+      assert(ring.get(0) instanceof Uint8Array);
+      // the next frames start s + 4 bytes in: a few bytes before the end
+      const small = Uint8Array.from({ length: 12 }, (_, i) => i + 1);
+      assertEquals(ring.put(small, 0), "ok");
+      assertEquals(ring.put([small.subarray(0, 5), small.subarray(5)], 0), "ok");
+      for (let k = 0; k < 2; k++) {
+        const r = ring.get(0, toScratch);
+        assert(r instanceof Uint8Array && r.length === 12 && r.every((b, i) => b === i + 1), `a 12-byte frame at ${s + 4}, whole`);
+      }
+    }
+  }
+});

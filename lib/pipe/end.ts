@@ -1,7 +1,7 @@
 // One end of a pipe as the process that owns the pipe's memory sees it:
 // the holders' table of each end and the ring of each direction (lib/pipe.ts
 // has the API). Also what the owner serves to child processes holding an end.
-import { type Frame, LOCK_CELL, Ring, SEQ_ITEMS } from "../queue/ring.ts";
+import { type Frame, Ring, SEQ_ITEMS } from "../queue/ring.ts";
 import { hasEnded, isMainThread } from "../shared/lives.ts";
 import type { Served } from "../queue/server.ts";
 
@@ -112,7 +112,7 @@ export class LocalEnd implements Served, EndBackend {
       if (r instanceof Uint8Array) return r;
       if (r === "empty" && !this.otherOpen() && ring.count() === 0) return "eof";
       if (r === "busy") {
-        await ring.waitAsync(LOCK_CELL, ring.lockHolder(), 20, signal);
+        await ring.waitBusy(20, signal);
         continue;
       }
       const rest = until - performance.now();

@@ -2,7 +2,7 @@
 // itself (local, in the process that owns it) or the owner on behalf of a
 // child process (remote.ts). Timeouts are in ms; `undefined` waits forever
 // and 0 does not wait.
-import { type Frame, LOCK_CELL, Ring, SEQ_DONE, SEQ_ITEMS, SEQ_SPACE } from "./ring.ts";
+import { type Frame, Ring, SEQ_DONE, SEQ_ITEMS, SEQ_SPACE } from "./ring.ts";
 import { isMainThread } from "../shared/lives.ts";
 
 /** A snapshot of a queue's counters. */
@@ -26,8 +26,12 @@ export interface Backend {
   joinSync(ms: number | undefined): boolean;
   /** A put that does not wait, where one is cheap: "full" or "busy" when it would have to. */
   tryPut?(frame: Frame): "ok" | "full" | "closed" | "busy";
-  /** A get that does not wait, where one is cheap: "empty" or "busy" when it would have to. */
-  tryGet?(): Uint8Array | "empty" | "eof" | "busy";
+  /**
+   * A get that does not wait, where one is cheap: "empty" or "busy" when it
+   * would have to. `toScratch`: the frame may be scratch memory, good until
+   * the next call (for a caller that decodes it at once).
+   */
+  tryGet?(toScratch?: boolean): Uint8Array | "empty" | "eof" | "busy";
 }
 
 function deadline(ms: number | undefined): number {
@@ -78,14 +82,14 @@ export class LocalBackend implements Backend {
       const seen = this.ring.seq(cell);
       const r = attempt(0);
       if (r === "busy") {
-        const holder = this.ring.lockHolder();
-        if (holder !== 0) await this.ring.waitAsync(LOCK_CELL, holder, 20, signal);
+        await this.ring.waitBusy(20, signal);
         if (signal?.aborted) return timedOut;
         continue;
       }
       if (r !== null) return r;
       const rest = left(until);
       if ((rest !== undefined && rest <= 0) || signal?.aborted) return timedOut;
+      if (cell !== SEQ_DONE && this.ring.spin(cell, seen)) continue;
       await this.ring.waitAsync(cell, seen, rest, signal);
     }
   }
@@ -99,6 +103,7 @@ export class LocalBackend implements Backend {
       if (r !== null) return r;
       const rest = left(until);
       if (rest !== undefined && rest <= 0) return timedOut;
+      if (cell !== SEQ_DONE && this.ring.spin(cell, seen)) continue;
       this.ring.waitSync(cell, seen, rest);
     }
   }
@@ -127,8 +132,8 @@ export class LocalBackend implements Backend {
     return this.ring.put(frame, 0);
   }
 
-  tryGet(): Uint8Array | "empty" | "eof" | "busy" {
-    return this.ring.get(0);
+  tryGet(toScratch = false): Uint8Array | "empty" | "eof" | "busy" {
+    return this.ring.get(0, toScratch);
   }
 
   unget(frames: Uint8Array[]): "ok" | "busy" {
@@ -158,9 +163,7 @@ export class LocalBackend implements Backend {
   }
 
   taskDone(): boolean {
-    const r = this.ring.taskDone(syncLockMs());
-    if (r === "busy") throw busy();
-    return r;
+    return this.ring.taskDone();
   }
 
   join(ms: number | undefined, signal?: AbortSignal): Promise<boolean> {

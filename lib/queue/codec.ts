@@ -43,14 +43,36 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CONSTANTS: Record<number, unknown> = { [TRUE]: true, [FALSE]: false, [NULL]: null, [UNDEFINED]: undefined };
 
+// Scratch memory of this thread for small items that are copied at once
+// (`encodeItem(x, path, true)`): a fresh array costs microseconds on some
+// runtimes. The last frame made in it, so that `ownFrame` knows to copy it.
+let scratch = new ArrayBuffer(256);
+let scratchFrame: Uint8Array | null = null;
+const SCRATCH_MOST = 64 * 1024;
+
+function output(n: number, toScratch: boolean): Uint8Array {
+  if (!toScratch || n > SCRATCH_MOST) return new Uint8Array(n);
+  if (scratch.byteLength < n) scratch = new ArrayBuffer(Math.max(n, scratch.byteLength * 2));
+  return scratchFrame = new Uint8Array(scratch, 0, n);
+}
+
+function tagOnly(tag: number, toScratch: boolean): Uint8Array {
+  const out = output(1, toScratch);
+  out[0] = tag;
+  return out;
+}
+
 /**
  * An item as bytes. Throws SerializationError (naming `path`, such as
  * `item` or `item.fn`) for what cannot cross; nothing is stored then.
+ * `toScratch`: a small item may come in this thread's scratch memory, good
+ * until the next such call (for a caller that copies it at once, or calls
+ * `ownFrame`).
  */
-export function encodeItem(value: unknown, path: string): Frame {
+export function encodeItem(value: unknown, path: string, toScratch = false): Frame {
   switch (typeof value) {
     case "number": {
-      const out = new Uint8Array(9);
+      const out = output(9, toScratch);
       out[0] = NUMBER;
       putF64(out, 1, value);
       return out;
@@ -60,17 +82,17 @@ export function encodeItem(value: unknown, path: string): Frame {
       // structured-clone path, which keeps it.
       if (!(value as { isWellFormed?: () => boolean }).isWellFormed?.()) break;
       if (value.length > 65536) return [Uint8Array.of(STRING), encoder.encode(value)];
-      const out = new Uint8Array(1 + value.length * 3);
+      const out = output(1 + value.length * 3, toScratch);
       out[0] = STRING;
       const { written } = encoder.encodeInto(value, out.subarray(1));
-      return out.subarray(0, 1 + written);
+      return out === scratchFrame ? (scratchFrame = new Uint8Array(scratch, 0, 1 + written)) : out.subarray(0, 1 + written);
     }
     case "boolean":
-      return Uint8Array.of(value ? TRUE : FALSE);
+      return tagOnly(value ? TRUE : FALSE, toScratch);
     case "undefined":
-      return Uint8Array.of(UNDEFINED);
+      return tagOnly(UNDEFINED, toScratch);
   }
-  if (value === null) return Uint8Array.of(NULL);
+  if (value === null) return tagOnly(NULL, toScratch);
   const typed = encodeTyped(value);
   if (typed) return typed;
   const encoded = encodeValue(value, path, false, "item");
@@ -112,10 +134,12 @@ function decodeTyped(frame: Uint8Array): unknown {
 
 /**
  * A frame that no longer shares memory with the caller's value (a typed
- * array's bytes are referenced, not copied, until they are written): for a
- * put that has to wait, so that changing the array meanwhile changes nothing.
+ * array's bytes are referenced, not copied, until they are written) or with
+ * scratch memory: for a put that has to wait, so that changing the array
+ * meanwhile, or the next put, changes nothing.
  */
 export function ownFrame(frame: Frame): Frame {
+  if (frame === scratchFrame) return (frame as Uint8Array).slice();
   return frame instanceof Uint8Array || frame[0][0] === CLONED ? frame : [frame[0], frame[1].slice()];
 }
 
@@ -124,19 +148,25 @@ export function encodeBytes(bytes: Uint8Array): Frame {
   return [Uint8Array.of(BYTES), bytes];
 }
 
-/** An item back from its bytes. Raw bytes come back as a Uint8Array. */
-export function decodeItem(bytes: Uint8Array): unknown {
+/**
+ * An item back from its bytes. Raw bytes come back as a Uint8Array.
+ * `borrowed`: the bytes are scratch memory, reused after this call (what
+ * the item keeps of them is copied).
+ */
+export function decodeItem(bytes: Uint8Array, borrowed = false): unknown {
   switch (bytes[0]) {
     case NUMBER:
       return getF64(bytes, 1);
     case STRING:
-      return decoder.decode(bytes.subarray(1));
+      // (a view of scratch memory over its buffer: `subarray` costs more on some runtimes)
+      return decoder.decode(borrowed ? new Uint8Array(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1) : bytes.subarray(1));
     case BYTES:
-      return bytes.subarray(1);
+      return borrowed ? bytes.slice(1) : bytes.subarray(1);
     case CLONED:
+      // (the deserializer copies what it keeps)
       return decodeValue(getHost().deserialize(bytes.subarray(1)));
     case TYPED:
-      return decodeTyped(bytes);
+      return decodeTyped(borrowed ? bytes.slice() : bytes);
   }
   if (bytes[0] in CONSTANTS) return CONSTANTS[bytes[0]];
   throw new Error(`multiproc: a queue item with unknown tag ${bytes[0]} (a bug in multiproc)`);

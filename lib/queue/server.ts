@@ -239,6 +239,15 @@ export function serveRequests(child: ChildHandle, token: number): void {
         for (const n of decodeNumbers(req.payload)) mine?.delete(n);
         continue;
       }
+      if (req.op === Op.Put && req.id === 0 && !req.sync && !waitingPuts.has(req.ring)) {
+        // A put nobody waits for (most of a stream): done here, without a promise.
+        const r = served.get(req.ring)?.tryPut(req.payload);
+        if (r === "ok") continue;
+        if (r === "closed") {
+          answer(req, [Status.Closed, null]);
+          continue;
+        }
+      }
       run(req).then(
         (a) => answer(req, a),
         (e) => answer(req, [Status.Failed, new TextEncoder().encode(String((e as Error)?.message ?? e))]),

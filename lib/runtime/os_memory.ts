@@ -266,10 +266,14 @@ function service(libc: Libc, runtime: "deno" | "bun"): OsMemory {
       libc.fallocate((file as Opened).fd, FALLOC_PUNCH_HOLE_KEEP_SIZE, offset, size);
     },
     wait(segment, byteIndex, expected, ms) {
-      const whole = Math.floor(ms / 1000);
-      timeout[0] = BigInt(whole);
-      timeout[1] = BigInt(Math.floor((ms - whole * 1000) * 1e6));
-      libc.futex((segment as Mapped).address + BigInt(byteIndex), FUTEX_WAIT, expected, timeout);
+      // (no timeout: wait until woken)
+      const limit = ms === Infinity ? null : timeout;
+      if (limit) {
+        const whole = Math.floor(Math.max(0, ms) / 1000);
+        limit[0] = BigInt(whole);
+        limit[1] = BigInt(Math.floor((Math.max(0, ms) - whole * 1000) * 1e6));
+      }
+      libc.futex((segment as Mapped).address + BigInt(byteIndex), FUTEX_WAIT, expected, limit);
     },
     wake(segment, byteIndex, count) {
       libc.futex((segment as Mapped).address + BigInt(byteIndex), FUTEX_WAKE, Math.min(count, 0x7fffffff), null);

@@ -10,7 +10,7 @@
 // The owner runs kernels with the child's own liveness token, so a lock a
 // child held when it died is known to be free.
 import { type Answer, handleOp } from "../queue/server.ts";
-import { clientFor } from "../queue/remote.ts";
+import { clientFor } from "../queue/client.ts";
 import { Op, type Request, Status } from "../queue/wire.ts";
 import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";

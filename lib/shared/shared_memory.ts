@@ -13,7 +13,7 @@ import { memoryFrom, memoryState, type MemoryState } from "./crossing.ts";
 import { allocateMemory, attachMemory, ownSegment, segmentRef } from "./os_segments.ts";
 import { exportMemory, RemoteMemory } from "./remote_memory.ts";
 import { type Answer, handleOp } from "../queue/server.ts";
-import { clientFor } from "../queue/remote.ts";
+import { clientFor } from "../queue/client.ts";
 import { Op, type Request, Status } from "../queue/wire.ts";
 import { requestLine } from "../child/channel.ts";
 import { state } from "../state.ts";

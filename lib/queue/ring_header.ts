@@ -1,0 +1,308 @@
+// The header of a queue's ring (ring.ts has the frames): its cells, two
+// locks (put side, get side) that survive a holder killed inside (the
+// journal of each side), and the sequence cells that waiters sleep on.
+//
+// Header cells (Int32), 16 to a 64-byte cache line: a thread on one side
+// writes its own line and one line that the other side reads, so a thread
+// putting and a thread getting at once seldom touch the same line.
+import { type Identity, notifyCell, waitCellAsync, waitCellSync } from "../shared/memory.ts";
+
+// Line 0: written rarely (close, grow, a thread starting or ending a wait).
+export const CLOSED = 0; // 1 once closed
+export const MAXSIZE = 1; // frames allowed at once; 0: no limit
+export const CAP = 2; // size of the data area in bytes (a copy of the put side's, for readers)
+const ITEM_WAITERS = 3;
+const SPACE_WAITERS = 4;
+const DONE_WAITERS = 5;
+const PUT_LOCK_WAITERS = 6;
+const GET_LOCK_WAITERS = 7;
+// Line 1: the put side's own (its lock held to write them).
+export const PUT_LOCK = 16;
+export const TAIL = 17; // offset where the next frame goes
+export const PUTS = 18; // frames ever put (wrapping int32)
+export const P_CAP = 19; // the capacity, committed with the put side
+export const SEEN_GOT_BYTES = 20; // the get side's GOT_BYTES as producers last read it
+export const SEEN_GETS = 21; // the get side's GETS as producers last read it
+const P_JOURNAL = 22; // 1 while the journal below holds a commit being applied
+const JP_TAIL = 23;
+const JP_BYTES = 24;
+const JP_PUTS = 25;
+const JP_CAP = 26;
+// Line 2: what the put side tells the get side (written once a put each).
+export const PUT_BYTES = 32; // bytes ever put (wrapping int32)
+/** Bumped on every put and on close: what a waiting consumer waits on. */
+export const SEQ_ITEMS = 33;
+// Line 3: the get side's own.
+export const GET_LOCK = 48;
+export const HEAD = 49; // offset of the oldest frame
+export const GETS = 50; // frames ever taken, less those given back (wrapping int32)
+export const SEEN_PUT_BYTES = 51; // the put side's PUT_BYTES as consumers last read it
+const C_JOURNAL = 52;
+const JC_HEAD = 53;
+const JC_BYTES = 54;
+const JC_GETS = 55;
+// Line 4: what the get side tells the put side.
+export const GOT_BYTES = 64; // bytes ever taken, less those given back (wrapping int32)
+/** Bumped on every get and on close: what a waiting producer waits on. */
+export const SEQ_SPACE = 65;
+// Line 5: acknowledgements (JoinableQueue).
+const DONE = 80; // frames ever acknowledged (wrapping int32)
+/** Bumped when the unfinished count reaches zero: what `join` waits on. */
+export const SEQ_DONE = 81;
+export const HEADER_BYTES: number = 96 * 4;
+
+const WAITERS: Record<number, number> = {
+  [SEQ_ITEMS]: ITEM_WAITERS,
+  [SEQ_SPACE]: SPACE_WAITERS,
+  [SEQ_DONE]: DONE_WAITERS,
+  [PUT_LOCK]: PUT_LOCK_WAITERS,
+  [GET_LOCK]: GET_LOCK_WAITERS,
+};
+
+export const INITIAL_CAP: number = 64 * 1024;
+/** The most bytes a ring holds at once (frames and their 4-byte headers). */
+export const MAX_CAP: number = 1024 * 1024 * 1024;
+
+// How long a thread watches a sequence cell before it sleeps (spin), in µs.
+const SPIN_LEAST_US = 2;
+const SPIN_MOST_US = 50;
+
+/** A ring's header: counters, locks, journals and waits. */
+export class RingCells {
+  /** The header (any mapping of it: they are the same memory). */
+  cells!: Int32Array;
+  /** Who takes the ring's locks here, and how their dead holders are told. */
+  who!: Identity;
+  // The lock that made the last call say "busy", and its holder then.
+  #busyCell = PUT_LOCK;
+  #busyHolder = 0;
+
+  /** Called with the capacity in the header each time a lock is taken: maps or views that far (ring.ts). */
+  protected covered(_cap: number): void {}
+
+  /** Frames in the ring (a snapshot). */
+  count(): number {
+    this.#settle();
+    const gets = Atomics.load(this.cells, GETS); // (first: a frame is put before it is taken)
+    return Math.max(0, (Atomics.load(this.cells, PUTS) - gets) | 0);
+  }
+
+  /** Frames put and not yet acknowledged with `taskDone` (a snapshot). */
+  unfinished(): number {
+    this.#settle();
+    const done = Atomics.load(this.cells, DONE);
+    return Math.max(0, (Atomics.load(this.cells, PUTS) - done) | 0);
+  }
+
+  // A commit left half-applied by a thread killed inside it: finish it
+  // (taking the lock over, if its holder is gone) before reading counters.
+  #settle(): void {
+    this.settleSide(PUT_LOCK, 0);
+    this.settleSide(GET_LOCK, 0);
+  }
+
+  // One side's commit, if one is under way: true once it is done (by its
+  // holder, or here, from the journal of a dead one: a holder counts as
+  // dead a little after its exit was seen), so that the counters may have
+  // changed; "busy" if its lock stayed taken for `ms`; false if none was.
+  // (No caller holds a lock here.)
+  protected settleSide(lock: number, ms: number): boolean | "busy" {
+    if (Atomics.load(this.cells, lock === PUT_LOCK ? P_JOURNAL : C_JOURNAL) !== 1) return false;
+    if (!this.lockSide(lock, ms)) return "busy";
+    this.unlockSide(lock);
+    return true;
+  }
+
+  isClosed(): boolean {
+    return Atomics.load(this.cells, CLOSED) === 1;
+  }
+
+  /** The value of a sequence cell, to wait on with `waitSync`/`waitAsync`. */
+  seq(cell: number): number {
+    return Atomics.load(this.cells, cell);
+  }
+
+  get maxsize(): number {
+    return this.cells[MAXSIZE];
+  }
+
+  /** Wakes whoever waits for items, to look again (a pipe's other end closed). */
+  wake(): void {
+    this.bump(SEQ_ITEMS);
+  }
+
+  /** Closes the ring for everyone: puts are refused, gets drain then see "eof". */
+  close(): void {
+    if (Atomics.exchange(this.cells, CLOSED, 1) === 1) return;
+    this.bump(SEQ_ITEMS);
+    this.bump(SEQ_SPACE);
+  }
+
+  /** Acknowledges one frame; false when more were acknowledged than put. */
+  taskDone(): boolean {
+    const c = this.cells;
+    for (;;) {
+      this.#settle();
+      const done = Atomics.load(c, DONE);
+      const left = (Atomics.load(c, PUTS) - done) | 0;
+      if (left <= 0) return false;
+      if (Atomics.compareExchange(c, DONE, done, (done + 1) | 0) !== done) continue;
+      if (left === 1) this.bump(SEQ_DONE);
+      return true;
+    }
+  }
+
+  /** Blocks this thread until `cell` moves from `seen` or `ms` pass. */
+  waitSync(cell: number, seen: number, ms: number | undefined): void {
+    // Waiters are counted, so that a put or get notifies only when someone waits.
+    Atomics.add(this.cells, WAITERS[cell], 1);
+    waitCellSync(this.cells, cell, seen, ms ?? Infinity);
+    Atomics.sub(this.cells, WAITERS[cell], 1);
+  }
+
+  /**
+   * Resolves once `cell` moves from `seen`, `ms` pass or `signal` aborts;
+   * keeps the event loop alive meanwhile.
+   */
+  waitAsync(cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<void> {
+    const waiters = WAITERS[cell];
+    Atomics.add(this.cells, waiters, 1);
+    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => void Atomics.sub(this.cells, waiters, 1));
+  }
+
+  /**
+   * After a call said "busy": resolves once the lock it found taken changes
+   * hands, `ms` pass or `signal` aborts (its holder is known dead only once
+   * the event loop has turned: so wait with a small `ms` and try again).
+   */
+  waitBusy(ms: number, signal?: AbortSignal): Promise<void> {
+    if (Atomics.load(this.cells, this.#busyCell) !== this.#busyHolder || this.#busyHolder === 0) return Promise.resolve();
+    return this.waitAsync(this.#busyCell, this.#busyHolder, ms, signal);
+  }
+
+  /**
+   * Watches `cell` for a short while, in this thread, before a wait that
+   * would sleep: true once it moves from `seen`. A thread putting or
+   * getting on the other side usually moves it within microseconds, far
+   * sooner than a sleeping waiter wakes. How long adapts, per cell: twice
+   * as long after a watch that saw the move, half as long after one that
+   * did not (nobody was about to: then a watch costs a microsecond or two).
+   */
+  spin(cell: number, seen: number): boolean {
+    const us = cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace;
+    const until = performance.now() + us / 1000;
+    for (let i = 1; Atomics.load(this.cells, cell) === seen; i++) {
+      if ((i & 63) === 0 && performance.now() > until) {
+        this.#setSpin(cell, Math.max(SPIN_LEAST_US, us / 2));
+        return false;
+      }
+    }
+    this.#setSpin(cell, Math.min(SPIN_MOST_US, us * 2));
+    return true;
+  }
+
+  #spinItems = SPIN_MOST_US;
+
+  #spinSpace = SPIN_MOST_US;
+
+  #setSpin(cell: number, us: number): void {
+    if (cell === SEQ_ITEMS) this.#spinItems = us;
+    else this.#spinSpace = us;
+  }
+
+  protected bump(cell: number): void {
+    Atomics.add(this.cells, cell, 1);
+    // (notifyCell wakes waiters of this thread directly.)
+    if (Atomics.load(this.cells, WAITERS[cell]) !== 0) notifyCell(this.cells, cell);
+  }
+
+  // Plain stores, published by the atomic ones that follow (the journal
+  // flag, then the counter the other side reads): whoever reads it, or
+  // takes the lock next, sees them.
+  protected commitPut(tail: number, bytes: number, puts: number, cap: number): void {
+    const c = this.cells;
+    c[JP_TAIL] = tail;
+    c[JP_BYTES] = bytes | 0;
+    c[JP_PUTS] = puts | 0;
+    c[JP_CAP] = cap;
+    Atomics.store(c, P_JOURNAL, 1);
+    this.#applyPut();
+  }
+
+  #applyPut(): void {
+    const c = this.cells;
+    c[TAIL] = c[JP_TAIL];
+    if (c[CAP] !== c[JP_CAP]) Atomics.store(c, CAP, c[JP_CAP]);
+    c[P_CAP] = c[JP_CAP];
+    c[PUTS] = c[JP_PUTS];
+    Atomics.store(c, PUT_BYTES, c[JP_BYTES]);
+    Atomics.store(c, P_JOURNAL, 0);
+  }
+
+  protected commitGet(head: number, bytes: number, gets: number): void {
+    const c = this.cells;
+    c[JC_HEAD] = head;
+    c[JC_BYTES] = bytes | 0;
+    c[JC_GETS] = gets | 0;
+    Atomics.store(c, C_JOURNAL, 1);
+    this.#applyGet();
+  }
+
+  #applyGet(): void {
+    const c = this.cells;
+    c[HEAD] = c[JC_HEAD];
+    c[GETS] = c[JC_GETS];
+    Atomics.store(c, GOT_BYTES, c[JC_BYTES]);
+    Atomics.store(c, C_JOURNAL, 0);
+  }
+
+  // Takes a lock, waiting up to `ms` (after a short spin); false if it
+  // could not. A lock is held for microseconds; a holder that is no longer
+  // alive was a thread killed inside, and its lock is taken over (its
+  // half-done commit, if any, finished from the journal; a holder of both
+  // locks was growing the ring: its put side is settled first). Its death
+  // is known once its parent has seen it exit: so an async caller waits
+  // with a small `ms` and lets the event loop turn in between.
+  protected lockSide(cell: number, ms: number): boolean {
+    const c = this.cells;
+    const me = this.who.holder();
+    let until = -1;
+    for (let spin = 0;; spin++) {
+      const seen = Atomics.load(c, cell);
+      if (seen === 0) {
+        if (Atomics.compareExchange(c, cell, 0, me) === 0) break;
+        continue;
+      }
+      if (seen === me) throw new Error("multiproc: a queue's lock was re-entered (a bug in multiproc)");
+      if (spin < 64) continue;
+      if (this.who.dead(seen) && Atomics.compareExchange(c, cell, seen, me) === seen) {
+        if (cell === GET_LOCK && Atomics.load(c, PUT_LOCK) === seen && Atomics.compareExchange(c, PUT_LOCK, seen, me) === seen) {
+          if (Atomics.load(c, P_JOURNAL) === 1) this.#applyPut();
+          this.unlockSide(PUT_LOCK);
+        }
+        break;
+      }
+      if (until < 0) until = performance.now() + ms;
+      const rest = until - performance.now();
+      if (rest <= 0) {
+        this.#busyCell = cell;
+        this.#busyHolder = seen;
+        return false;
+      }
+      const waiters = WAITERS[cell];
+      Atomics.add(c, waiters, 1);
+      waitCellSync(c, cell, seen, Math.min(rest, 20));
+      Atomics.sub(c, waiters, 1);
+    }
+    if (cell === PUT_LOCK) {
+      if (Atomics.load(c, P_JOURNAL) === 1) this.#applyPut();
+    } else if (Atomics.load(c, C_JOURNAL) === 1) this.#applyGet();
+    this.covered(Atomics.load(c, CAP));
+    return true;
+  }
+
+  protected unlockSide(cell: number): void {
+    Atomics.store(this.cells, cell, 0);
+    if (Atomics.load(this.cells, WAITERS[cell]) > 0) notifyCell(this.cells, cell, 1);
+  }
+}
