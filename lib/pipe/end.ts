@@ -117,6 +117,8 @@ export class LocalEnd implements Served, EndBackend {
       }
       const rest = until - performance.now();
       if (rest <= 0 || signal?.aborted) return "empty";
+      // (the other end may be about to answer: watched a few µs before sleeping)
+      if (ring.spin(SEQ_ITEMS, seen)) continue;
       await ring.waitAsync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS), signal);
     }
   }
@@ -133,6 +135,7 @@ export class LocalEnd implements Served, EndBackend {
       if (!this.otherOpen() && ring.count() === 0) return "eof";
       const rest = until - performance.now();
       if (rest <= 0) return "empty";
+      if (ring.spin(SEQ_ITEMS, seen)) continue;
       ring.waitSync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS));
     }
   }
@@ -147,6 +150,7 @@ export class LocalEnd implements Served, EndBackend {
       if (ring.count() > 0 || !this.otherOpen()) return true;
       const rest = until - performance.now();
       if (rest <= 0 || signal?.aborted) return false;
+      if (ring.spin(SEQ_ITEMS, seen)) continue;
       await ring.waitAsync(SEQ_ITEMS, seen, Math.min(rest, RECHECK_MS), signal);
     }
   }
