@@ -329,8 +329,24 @@ const hogSkip = runtimeName === "bun"
   : false;
 
 test("a task that allocates until it dies rejects with WorkerLostError; the pool goes on", async () => {
+  // A child process's heap is made small (its runtime reads these from the
+  // environment it inherits), so that it runs out in a second rather than
+  // after filling gigabytes; threads share this process's flags.
+  const saved = { node: process.env.NODE_OPTIONS, deno: process.env.DENO_V8_FLAGS };
+  if (startMethod === "process") {
+    process.env.NODE_OPTIONS = `${saved.node ?? ""} --max-old-space-size=256`.trim();
+    process.env.DENO_V8_FLAGS = [saved.deno, "--max-old-space-size=256"].filter(Boolean).join(",");
+  }
   await using pool = new Pool(1);
-  const error = await assertRejects(() => pool.apply(hog), WorkerLostError);
+  let error: Error;
+  try {
+    error = await assertRejects(() => pool.apply(hog), WorkerLostError);
+  } finally {
+    for (const [name, value] of [["NODE_OPTIONS", saved.node], ["DENO_V8_FLAGS", saved.deno]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
   // A Node thread reports why it ended: ERR_WORKER_OUT_OF_MEMORY becomes the cause.
   if (runtimeName === "node" && startMethod === "thread") {
     assertEquals((error.cause as { code?: string })?.code, "ERR_WORKER_OUT_OF_MEMORY");
