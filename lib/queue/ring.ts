@@ -110,7 +110,7 @@ export class Ring extends RingCells {
   /**
    * Appends a frame (given whole, or as a head and a body, to save a copy);
    * a refusal leaves the ring as it was. "busy": a lock stayed taken for
-   * `lockMs` (see #lock; `waitBusy` waits for it).
+   * `lockMs` (see lockSide; `waitBusy` waits for it).
    */
   put(frame: Frame, lockMs: number): "ok" | "full" | "closed" | "busy" {
     const r = this.#put(frame, lockMs);
