@@ -2,7 +2,7 @@
 // (node20, node24, deno, bun) x start method (process, thread).
 //
 // Usage: node scripts/test.mjs [file-substring...] [--runtime node20,node24,deno,bun]
-//                              [--method process,thread] [--jobs N] [--filter test-name-substring]
+//                              [--method process,thread] [--jobs N (default 1)] [--filter test-name-substring]
 // Env:   MULTIPROC_FILE_TIMEOUT  per-file timeout in seconds (default 300)
 //
 // Each file runs as its own OS process in its own process group, so a hung
@@ -22,6 +22,10 @@ const METHODS = ["process", "thread"];
 const GROUP_GRACE_MS = 1000; // time for a file's children to exit after it does
 const DRAIN_MS = 2000; // max wait for stdout/stderr EOF after the process group is gone
 const MAX_EXTRA_LINES = 200; // non-test output kept to show when a file fails
+// One test file at a time by default: on 2 cores the suite is bound by
+// the CPU that starting child runtimes takes, and two files at once took
+// each about twice as long (measured), with timing-sensitive tests at risk.
+const DEFAULT_JOBS = 1;
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -41,7 +45,7 @@ function usageError(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { selectors: [], runtimes: RUNTIMES, methods: METHODS, jobs: 1, filter: "" };
+  const opts = { selectors: [], runtimes: RUNTIMES, methods: METHODS, jobs: DEFAULT_JOBS, filter: "" };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -384,7 +388,10 @@ async function runJob(cfg, file, timeoutMs) {
     cfg.started = Date.now();
     configHeader(cfg);
   }
+  const fileStarted = Date.now();
   const { counts, failures } = await runFile(cfg, file, timeoutMs);
+  const secs = ((Date.now() - fileStarted) / 1000).toFixed(1);
+  process.stdout.write(`[${cfg.label}] ${file}: ${counts.passed} passed, ${counts.failed} failed (${secs} s)\n`);
   for (const k of Object.keys(counts)) cfg.counts[k] += counts[k];
   for (const test of failures) cfg.failures.push({ file, test });
   if (--cfg.pending === 0) configFooter(cfg);

@@ -16,9 +16,10 @@ interface ExampleRun {
 }
 
 // A run that is still going after this long is ended and reported: no
-// example takes more than a few seconds, so this only turns a hang into a
-// failure that says so (it never decides a passing run).
-const HANG_MS = 15_000;
+// example takes more than a few seconds (ten on a loaded 2-core machine),
+// so this only turns a hang into a failure that says so (it never decides
+// a passing run).
+const HANG_MS = 60_000;
 
 /** Runs examples/<name>.ts to its end and collects its stdout lines. */
 function runExample(name: string): Promise<ExampleRun> {
@@ -91,8 +92,8 @@ test("daemon.ts: the main prints and exits at once, ending its daemon child", as
   const background = r.lines.filter((l) => l !== "Main process exiting");
   assert(background.every((l) => l === "Running in the background"), `unexpected output: ${r.lines.join("\n")}`);
   assert(background.length <= 1, `the daemon ran for ${background.length} rounds:\n${r.lines.join("\n")}`);
-  // The daemon loops forever: only its being ended lets the program finish.
-  assert(r.ms < 5000, `daemon.ts took ${Math.round(r.ms)} ms to exit`);
+  // The daemon loops forever: that the program finished at all (no signal,
+  // checked above) says it was ended.
 });
 
 test("pool_squares.ts: Pool(4).map prints the squares of 0..9 as Python does", async () => {

@@ -136,7 +136,7 @@ export class Client {
     } else {
       this.#flushing = "later";
       this.#laterSince = now;
-      setImmediate(this.#flushLater);
+      getHost().afterTurn(this.#flushLater);
     }
   }
 

@@ -79,6 +79,9 @@ function makeHost(runtime: RuntimeName): Host {
     onExit(fn) {
       process.on("exit", fn);
     },
+    afterTurn(fn) {
+      setImmediate(fn);
+    },
     spawn: (spec) => spawnChild(runtime, specifics, spec),
     osMemory: () => osMemory === null ? (osMemory = makeOsMemory(runtime, host.env)) : osMemory,
     osMemoryMissing: () => osMemoryMissing(runtime, host.env),

@@ -114,6 +114,11 @@ export interface Host {
   signalNumber(name: string): number;
   /** Runs `fn` when this process exits (synchronously, as it goes). */
   onExit(fn: () => void): void;
+  /**
+   * Runs `fn` once the event loop has turned: after the I/O that is ready
+   * now has been handled, before timers that are due later (`setImmediate`).
+   */
+  afterTurn(fn: () => void): void;
   /** Starts a child running the bootstrap. */
   spawn(spec: ChildSpec): ChildHandle;
   /**
