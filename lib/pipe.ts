@@ -16,6 +16,7 @@ import { BYTES, decodeItem, encodeBytes, encodeItem } from "./queue/codec.ts";
 import { currentHolder, myToken } from "./shared/lives.ts";
 import { listServed, type RemoteRef } from "./queue/server.ts";
 import { remoteEnd } from "./queue/remote.ts";
+import { markShared } from "./shared/memory.ts";
 import { type EndBackend, LocalEnd, type PipeMemory, pipeMemory } from "./pipe/end.ts";
 
 interface EndState {
@@ -276,7 +277,10 @@ function endCrossing(this: Connection, to: Destination): Crossing {
   }
   const entry = backend.hold(currentHolder());
   const state: EndState = { end: backend.end, entry };
-  if (to === "thread") state.memory = backend.memory;
+  if (to === "thread") {
+    for (const ring of backend.memory.rings) if (ring) markShared(ring);
+    state.memory = backend.memory;
+  }
   else state.remote = { ...exportEnd(backend), readable: backend.readable, writable: backend.writable };
   return { type: "pipe-end", state };
 }

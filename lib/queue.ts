@@ -12,7 +12,7 @@ import { type Frame, Ring } from "./queue/ring.ts";
 import { type Backend, LocalBackend } from "./queue/backend.ts";
 import { decodeItem, encodeItem, ownFrame } from "./queue/codec.ts";
 import { exportRing, relayName, type RemoteRef, remoteBackend } from "./queue/remote.ts";
-import { OWN_IDENTITY } from "./shared/memory.ts";
+import { markShared, OWN_IDENTITY } from "./shared/memory.ts";
 import { type SegmentRef, segmentRef } from "./shared/os_segments.ts";
 
 
@@ -444,7 +444,10 @@ export function queueCrossing(this: Queue<unknown>, to: Destination): Crossing {
   const b = this.backend;
   const own = b instanceof LocalBackend && b.ring.who === OWN_IDENTITY;
   if (own && b.ring.mapped) state.segment = segmentRef(b.ring)!;
-  else if (to === "thread" && own) state.buffer = b.ring.buffer as SharedArrayBuffer;
+  else if (to === "thread" && own) {
+    markShared(b.ring.buffer);
+    state.buffer = b.ring.buffer as SharedArrayBuffer;
+  }
   else if (to === "process" && b instanceof LocalBackend) state.remote = exportRing(b.ring);
   else if (to === "process") state.remote = relayName(b)!;
   else {

@@ -168,6 +168,27 @@ test("Queue: a waiting get wakes on put and on close; abort stops it without los
   await assertRejects(() => eof, EOFError);
 });
 
+test("a get that waits before the queue first goes to a child wakes on that child's put", async () => {
+  // Until a queue crosses to another thread, this thread's waits on it are
+  // woken directly (no Atomics.waitAsync); crossing must make the waits
+  // already under way hear the other thread.
+  const q = new Queue<[number, number]>();
+  const stop = new AbortController();
+  const got = q.get({ signal: stop.signal }).catch((e: Error) => e.message);
+  const p = new ctx.Process({ target: produce, args: [q, 7, 1] });
+  p.start();
+  await p.join();
+  assertEquals(p.exitCode, 0);
+  // The item is in the queue now: the get has it at once, or never (2 s is
+  // only how long this test lets a lost wake-up go unseen).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve("the get was never woken"), 2000)));
+  const first = await Promise.race([got, late]);
+  clearTimeout(timer);
+  stop.abort(new Error("stopped"));
+  assertEquals(first, [7, 0]);
+});
+
 test("Queue: bad arguments are refused clearly and the queue keeps working", async () => {
   assertThrows(() => new Queue("3" as never), TypeError, "maxsize");
   const q = new Queue<unknown>();

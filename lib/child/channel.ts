@@ -2,11 +2,15 @@
 // bootstrap sets it up (IPC for a process, parentPort for a thread); code
 // running in the child (pool workers, queues) uses it through this module.
 // A child process also has a request line to its parent (fd 4): frames it
-// writes and answers it reads synchronously, for queues and shared state.
+// writes and answers it reads synchronously, for queues and shared state;
+// and, on Node and Deno, an answer line (fd 6) that it reads as it comes,
+// for the answers to the requests it does not wait for.
 import process from "node:process";
 import { readSync, writeSync } from "node:fs";
+import { Socket } from "node:net";
 import { parentPort } from "node:worker_threads";
 import { getU32 } from "../transport/le.ts";
+import { FrameSplitter } from "../transport/frames.ts";
 
 /** Messages to and from the parent of this child. */
 export interface ParentChannel {
@@ -31,6 +35,7 @@ export interface RequestLine {
 
 const REQUEST_FD = 4;
 const STATE_FD = 5;
+const ANSWER_FD = 6;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 let sideListener: ((message: unknown[]) => void) | null = null;
@@ -116,6 +121,32 @@ export function stateLine(): RequestLine | null {
 }
 
 let stateLineFile: RequestLine | null = null;
+let answerLine: "absent" | "there" | "read" = "absent";
+
+/** Called by the bootstrap when the parent made this child process an answer line (fd 6). */
+export function enableAnswerLine(): void {
+  if (answerLine === "absent") answerLine = "there";
+}
+
+/**
+ * Reads the answer line (fd 6) from now on, calling `listener` with each
+ * frame's body, `buf[start, end)`, as it comes. False where the parent
+ * made none (its answers then come on the parent channel, onSideMessage).
+ * Once per process.
+ */
+export function onAnswerFrames(listener: (buf: Uint8Array, start: number, end: number) => void): boolean {
+  if (answerLine !== "there") return false;
+  answerLine = "read";
+  const socket = new Socket({ fd: ANSWER_FD, readable: true, writable: false });
+  // The parent gone: its IPC channel's closing ends this process.
+  socket.on("error", () => {});
+  // The line does not keep this process alive: the IPC channel does, as
+  // it does while answers come that way.
+  socket.unref();
+  const frames = new FrameSplitter();
+  socket.on("data", (chunk: Uint8Array) => frames.push(chunk, listener));
+  return true;
+}
 
 /** A line over file descriptor `fd`, read and written with blocking calls (also the parent's state thread's). */
 export function blockingLine(fd: number): RequestLine {

@@ -6,8 +6,17 @@
 import type { Frame } from "./ring.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
-import { onSideMessage, type RequestLine, requestLine, runBeforeRequest, setBeforeSend } from "../child/channel.ts";
-import { encodeRequest, Op, Status } from "./wire.ts";
+import {
+  onAnswerFrames,
+  onSideMessage,
+  type RequestLine,
+  requestLine,
+  runBeforeRequest,
+  setBeforeSend,
+} from "../child/channel.ts";
+import { getU32 } from "../transport/le.ts";
+import { joinBytes } from "../transport/frames.ts";
+import { decodeLineAnswer, encodeRequest, Op, Status } from "./wire.ts";
 
 // A stream of puts is written at least this often, and this many bytes at a time at most.
 const STREAM_MS = 1;
@@ -63,16 +72,22 @@ export class Client {
     onSideMessage((message) => {
       for (let i = 1; i < message.length; i += 3) {
         const id = message[i] as number;
-        if (id === 0) {
-          // A request that wanted no answer failed: its ring is closed.
-          this.closed.add(message[i + 2] as number);
-          continue;
-        }
-        const resolve = this.#pending.get(id);
-        this.#pending.delete(id);
-        resolve?.([message[i + 1] as number, message[i + 2] as Uint8Array | null]);
+        if (id === 0) this.closed.add(message[i + 2] as number);
+        else this.#answered(id, message[i + 1] as number, message[i + 2] as Uint8Array | null);
       }
     });
+    onAnswerFrames((buf, start, end) => {
+      const [id, status, payload] = decodeLineAnswer(buf, start, end);
+      if (id === 0) this.closed.add(getU32(payload, 0));
+      else this.#answered(id, status, payload);
+    });
+  }
+
+  // (A request id 0: a request that wanted no answer failed, its ring is closed.)
+  #answered(id: number, status: number, payload: Uint8Array | null): void {
+    const resolve = this.#pending.get(id);
+    this.#pending.delete(id);
+    resolve?.([status, payload]);
   }
 
   /** Writes what is pending now. */
@@ -85,12 +100,7 @@ export class Client {
     if (this.#out.length === 0) return;
     this.#lastWrite = performance.now();
     runBeforeRequest();
-    const parts = this.#out;
-    const all = parts.length === 1 ? parts[0] : new Uint8Array(this.#outBytes);
-    if (parts.length > 1) {
-      let at = 0;
-      for (const p of parts) all.set(p, (at += p.length) - p.length);
-    }
+    const all = joinBytes(this.#out, this.#outBytes);
     this.#out = [];
     this.#outBytes = 0;
     this.#line.write(all);

@@ -25,7 +25,7 @@
 // takes over the lock of a dead holder finishes a half-applied commit or
 // ignores an unwritten one. A frame is copied out before the get commits.
 // A killed producer never corrupts the ring; a killed consumer loses nothing.
-import { OWN_IDENTITY } from "../shared/memory.ts";
+import { markSolo, OWN_IDENTITY } from "../shared/memory.ts";
 import { allocateGrowing, attachGrowing, type GrowingWindow, type SegmentRef } from "../shared/os_segments.ts";
 import {
   CAP,
@@ -88,6 +88,8 @@ export class Ring extends RingCells {
       new (SharedArrayBuffer as new (n: number, o: object) => SharedArrayBuffer)(HEADER_BYTES + INITIAL_CAP, options)
     ));
     this.mapped = this.#window !== null;
+    // (made here: no other thread has it until it crosses to one, queue.ts and pipe.ts)
+    if ("maxsize" in from && !this.mapped) markSolo(this.buffer as SharedArrayBuffer);
     this.who = this.#window?.who ?? OWN_IDENTITY;
     this.cells = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.#bytes = new Uint8Array(this.buffer, 0, this.buffer.byteLength);

@@ -10,7 +10,19 @@ import { getHost } from "../runtime/host.ts";
 import { SIDE_TAG } from "../child/channel.ts";
 import { LocalBackend } from "./backend.ts";
 import type { Ring } from "./ring.ts";
-import { decodeLent, decodeNumbers, encodeAnswer, encodeLent, Op, type Request, RequestReader, Status } from "./wire.ts";
+import { joinBytes } from "../transport/frames.ts";
+import {
+  decodeLent,
+  decodeNumbers,
+  encodeAnswer,
+  encodeLent,
+  encodeLineAnswer,
+  encodeNumbers,
+  Op,
+  type Request,
+  RequestReader,
+  Status,
+} from "./wire.ts";
 
 /** What the owner runs for child processes: a queue's ring, or a pipe end. */
 export interface Served {
@@ -137,6 +149,13 @@ export function serveRequests(child: ChildHandle, token: number): void {
   const reader = new RequestReader();
   const gone = new AbortController();
   let batch: unknown[] | null = null;
+  const toLine = line.answer;
+  let lineBatch: Uint8Array[] = [];
+  const flushLine = () => {
+    const out = joinBytes(lineBatch);
+    lineBatch = [];
+    if (!gone.signal.aborted) toLine!(out);
+  };
   // Requests run in order of arrival; a blocking one waits on its own, so
   // later requests of the same child are not held up behind it. Blocking
   // sync requests cannot overlap: the child waits for each answer.
@@ -147,6 +166,13 @@ export function serveRequests(child: ChildHandle, token: number): void {
       // No answer wanted, unless it failed (then: the ring is closed).
       if (status === Status.Ok) return;
       [status, payload] = [Status.Closed, req.ring as unknown as Uint8Array];
+    }
+    if (toLine) {
+      // On the child's answer line, together with the others of this turn.
+      if (lineBatch.length === 0) queueMicrotask(flushLine);
+      if (req.id === 0) payload = encodeNumbers([req.ring]);
+      lineBatch.push(encodeLineAnswer(req.id, status, payload));
+      return;
     }
     if (batch === null) {
       batch = [SIDE_TAG];

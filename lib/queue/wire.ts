@@ -2,10 +2,16 @@
 //   u32 length of what follows | u8 op | u8 sync | u32 request id | u32 ring id | f64 timeout ms (NaN: forever) | payload
 // An answer to a blocking (sync) request, on the same line:
 //   u32 length of what follows | u8 status | payload
-// Answers to async requests travel on the parent channel as
+// Answers to async requests travel on the child's answer line (fd 6, where
+// the runtime can read one: Node and Deno), each framed as
+//   u32 length of what follows | u32 request id | u8 status | payload
+// or else on the parent channel as
 //   [SIDE_TAG, id, status, payload, id, status, payload, ...]
+// Request id 0 answers a request that wanted none but failed: its ring is closed
+// (the payload, a u32 on the line, is the ring's id).
 import type { Frame } from "./ring.ts";
-import { getU32, putF64, putU32 } from "../transport/le.ts";
+import { getF64, getU32, putF64, putU32 } from "../transport/le.ts";
+import { FrameSplitter } from "../transport/frames.ts";
 
 /** Operations on a ring. */
 export const Op: {
@@ -95,50 +101,22 @@ export function encodeRequest(op: Op, sync: boolean, id: number, ring: number, m
 
 /** Splits a stream of request bytes into requests, keeping a partial frame for the next chunk. */
 export class RequestReader {
-  // The start of an incomplete request, in the chunks it came in: joined
-  // only once it is whole, so a big request is copied once, not per chunk.
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #needed = 0;
+  readonly #frames = new FrameSplitter();
 
   /** The complete requests in what has come so far. */
   push(chunk: Uint8Array): Request[] {
-    let buf = chunk;
-    if (this.#pending.length) {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-      if (this.#pendingBytes < this.#needed) return [];
-      buf = new Uint8Array(this.#pendingBytes);
-      let at = 0;
-      for (const part of this.#pending) {
-        buf.set(part, at);
-        at += part.length;
-      }
-      this.#pending = [];
-    }
     const out: Request[] = [];
-    const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const size = v.getUint32(at, true);
-      if (buf.length - at - 4 < size) break;
-      const ms = v.getFloat64(at + 14, true);
+    this.#frames.push(chunk, (buf, start, end) => {
+      const ms = getF64(buf, start + 10);
       out.push({
-        op: buf[at + 4] as Op,
-        sync: buf[at + 5] === 1,
-        id: v.getUint32(at + 6, true),
-        ring: v.getUint32(at + 10, true),
+        op: buf[start] as Op,
+        sync: buf[start + 1] === 1,
+        id: getU32(buf, start + 2),
+        ring: getU32(buf, start + 6),
         ms: Number.isNaN(ms) ? undefined : ms,
-        payload: copyOf(buf, at + 4 + REQUEST_HEAD, at + 4 + size),
+        payload: copyOf(buf, start + REQUEST_HEAD, end),
       });
-      at += 4 + size;
-    }
-    if (at < buf.length) {
-      const rest = copyOf(buf, at, buf.length);
-      this.#pending = [rest];
-      this.#pendingBytes = rest.length;
-      this.#needed = rest.length >= 4 ? 4 + new DataView(rest.buffer).getUint32(0, true) : 4;
-    }
+    });
     return out;
   }
 }
@@ -150,6 +128,21 @@ export function encodeAnswer(status: Status, payload?: Uint8Array): Uint8Array {
   out[4] = status;
   if (payload) out.set(payload, 5);
   return out;
+}
+
+/** Frames an answer to an async request for the answer line. */
+export function encodeLineAnswer(id: number, status: Status, payload: Uint8Array | null): Uint8Array {
+  const out = new Uint8Array(9 + (payload?.length ?? 0));
+  putU32(out, 0, 5 + (payload?.length ?? 0));
+  putU32(out, 4, id);
+  out[8] = status;
+  if (payload) out.set(payload, 9);
+  return out;
+}
+
+/** Undoes encodeLineAnswer, given its frame's body `buf[start, end)`: id, status, payload (a copy). */
+export function decodeLineAnswer(buf: Uint8Array, start: number, end: number): [number, Status, Uint8Array] {
+  return [getU32(buf, start), buf[start + 4] as Status, copyOf(buf, start + 5, end)];
 }
 
 /** Frames lent to a consumer, with the number of the first: u32 first | u32 count | (u32 length | bytes)... */

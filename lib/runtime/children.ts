@@ -22,15 +22,40 @@ export class ProcessChild implements ChildHandle {
   readonly stateLine?: StateLineEnd;
   #child: ChildProcess;
 
-  /** `stateThread`: the module serving a state line and how to start it (Node), or undefined for none. */
-  constructor(command: string, args: string[], init: unknown, stateThread?: { url: URL; start: ThreadStarter }) {
+  /**
+   * `stateThread`: the module serving a state line and how to start it
+   * (Node), or undefined for none. `answerLine`: give the child an answer
+   * line (fd 6), for runtimes whose child can read one as it comes.
+   */
+  constructor(
+    command: string,
+    args: string[],
+    init: unknown,
+    { stateThread, answerLine = false }: { stateThread?: { url: URL; start: ThreadStarter }; answerLine?: boolean } = {},
+  ) {
     this.#child = spawn(command, [...args, CHILD_FLAG], {
-      stdio: ["inherit", "inherit", "inherit", "ipc", "pipe", ...(stateThread ? ["pipe" as const] : [])],
+      stdio: [
+        "inherit",
+        "inherit",
+        "inherit",
+        "ipc",
+        "pipe",
+        ...(stateThread || answerLine ? [stateThread ? "pipe" as const : "ignore" as const] : []),
+        ...(answerLine ? ["pipe" as const] : []),
+      ],
       serialization: "advanced",
     });
     if (stateThread) this.stateLine = stateLineOf(this.#child, stateThread.url, stateThread.start);
     const line = this.#child.stdio[4] as (Readable & Writable) | null;
     line?.on("error", () => {}); // the child is gone: its exit says so
+    const answers = answerLine ? (this.#child.stdio as unknown as Array<(Readable & Writable) | null>)[6] ?? null : null;
+    if (answers) {
+      // Written only; the child never writes back. It must not keep this
+      // process alive, and a write after the child has gone fails quietly.
+      answers.on("error", () => {});
+      answers.pause();
+      (answers as { unref?: () => void }).unref?.();
+    }
     // The line's end ("end" once everything was read, or "close", whichever
     // comes first) runs the onEnd listeners, then settles `ended`: whatever
     // they do (give back what the child borrowed) is done before anyone
@@ -52,6 +77,7 @@ export class ProcessChild implements ChildHandle {
       ended,
       onData: (listener) => void line?.on("data", listener),
       write: (bytes) => void (line?.writable && line.write(bytes)),
+      ...(answers ? { answer: (bytes: Uint8Array) => void (answers.writable && answers.write(bytes)) } : {}),
       onEnd: (listener) => void (over ? listener() : onEnd.push(listener)),
     };
     // The line must not keep this process alive by itself.
@@ -80,8 +106,8 @@ export class ProcessChild implements ChildHandle {
         finish({ code: 1, signal: null });
       });
     });
-    // (the bootstrap learns that fd 5 is there)
-    this.send(this.stateLine ? { ...(init as object), stateLine: true } : init);
+    // (the bootstrap learns that fds 5 and 6 are there)
+    this.send(this.stateLine || answers ? { ...(init as object), stateLine: !!this.stateLine, answerLine: !!answers } : init);
   }
 
   get pid(): number {

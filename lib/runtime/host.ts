@@ -45,7 +45,10 @@ function spawnChild(runtime: RuntimeName, specifics: RuntimeSpecifics, spec: Chi
   const stateThread = runtime === "node" && host?.env("MULTIPROC_STATE_LINE") !== "0"
     ? { url: stateThreadUrl, start: (url: URL, data: unknown, transfer: readonly Transferable[]) => startThread(specifics, url, data, transfer) }
     : undefined;
-  return new ProcessChild(command, args, spec.init, stateThread);
+  // Answers to a child's async requests go on a line of their own where the
+  // child can read one as it comes (Bun's child cannot: they go over IPC).
+  const answerLine = runtime !== "bun" && host?.env("MULTIPROC_ANSWER_LINE") !== "0";
+  return new ProcessChild(command, args, spec.init, { stateThread, answerLine });
 }
 
 function makeHost(runtime: RuntimeName): Host {

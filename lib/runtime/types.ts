@@ -65,6 +65,12 @@ export interface RequestStream {
   onData(listener: (chunk: Uint8Array) => void): void;
   /** Writes bytes the child will read (answers to its blocking requests). */
   write(bytes: Uint8Array): void;
+  /**
+   * Writes bytes to the child's answer line (fd 6), which it reads as they
+   * come (answers to its async requests); undefined where the child has
+   * none (Bun): those answers go on the message channel.
+   */
+  readonly answer?: (bytes: Uint8Array) => void;
   /** Called once, when the child's end is closed (it exited). */
   onEnd(listener: () => void): void;
   /** Resolves once everything the child wrote has been read (its end of the line is closed). */
