@@ -13,13 +13,13 @@
 //
 // Cases (each sample is one whole workload on a warm pool; the rate is
 // work / median sample time):
-// - tasks:  20k trivial tasks submitted at once, tasks/s. Raw ceiling: a bare
+// - tasks:  20k (5k quick) trivial tasks submitted at once, tasks/s. Raw ceiling: a bare
 //           worker thread echoing one message per task. Peers: thread pools.
 // - map:    pool.map(square, 1e6 ints), items/s.
 // - imap:   imap(square, 1e4 ints, chunksize 1), items/s.
-// - cpu:    64 tasks (32 quick) of a 20 ms busy loop; the speedup over running them
+// - cpu:    64 tasks (16 quick) of a 20 ms busy loop; the speedup over running them
 //           inline, one after the other, in this thread.
-// - small:  20k (10k quick) small CPU tasks (35k integer multiply-adds, ~40 us), submitted
+// - small:  20k (5k quick) small CPU tasks (35k integer multiply-adds, ~40 us), submitted
 //           at once; the speedup over running them inline.
 // - start:  from new Pool(2) to the first result (a cold pool each sample), ms;
 //           raw: a bare worker thread or child process to its first message.
@@ -55,13 +55,14 @@ export function small(seed: number): number {
   return s;
 }
 
-const TASKS = 20_000;
+// (quick: a quarter of the trivial tasks; the peers take ~1 s a sample for 20k)
+const TASKS = benchArgs().quick ? 5_000 : 20_000;
 const MAP_N = 1_000_000;
 const IMAP_N = 10_000;
-// (quick: half the CPU work; the speedups compare alike)
-const CPU_TASKS = benchArgs().quick ? 32 : 64;
+// (quick: a quarter of the CPU work; the speedups compare alike)
+const CPU_TASKS = benchArgs().quick ? 16 : 64;
 const CPU_MS = 20;
-const SMALL_TASKS = benchArgs().quick ? 10_000 : 20_000;
+const SMALL_TASKS = benchArgs().quick ? 5_000 : 20_000;
 const here = (file: string) => new URL(file, import.meta.url);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

@@ -330,7 +330,7 @@ async function main(): Promise<void> {
   // after the clock stops is not counted (the budget still counts it).
   const mitata = await import("mitata");
   const sampling = quick
-    ? { min_samples: 5, max_samples: 40, min_cpu_time: 150e6 }
+    ? { min_samples: 3, max_samples: 40, min_cpu_time: 150e6 }
     : { min_samples: 12, max_samples: 400, min_cpu_time: 642e6 };
   const signals = new Signals();
   const list = cases(signals);

@@ -6,10 +6,10 @@ Pool(2) with the spawn start method (multiproc's "process" is a spawn: a
 fresh interpreter importing the main module), the same workloads as
 bench/pool.bench.ts:
 
-- tasks: 20k apply_async of a trivial function, all submitted, then every get()
+- tasks: 20k (5k quick) apply_async of a trivial function, all submitted, then every get()
 - map:   pool.map(square, range(1_000_000))
 - imap:  list(pool.imap(square, range(10_000), 1))
-- cpu:   64 tasks (32 quick) of a 20 ms busy loop, map with chunksize 1; speedup over inline
+- cpu:   64 tasks (16 quick) of a 20 ms busy loop, map with chunksize 1; speedup over inline
 - start: Pool(2) to the first apply() result (the pool is closed after the clock)
 
 Prints one JSON object: {"python": version, "results": [{group, impl,
@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 3 if args.quick else 7
+    tasks = 5_000 if args.quick else 20_000  # as bench/pool.bench.ts
     ctx = mp.get_context("spawn")
     results = []
 
@@ -57,12 +58,12 @@ def main():
     with ctx.Pool(2) as pool:
         pool.map(echo, range(4), 1)
         add("tasks", "Pool(2).apply_async", timed(
-            lambda: [r.get() for r in [pool.apply_async(echo, (i,)) for i in range(20_000)]], n), 20_000)
+            lambda: [r.get() for r in [pool.apply_async(echo, (i,)) for i in range(tasks)]], n), tasks)
         xs = list(range(1_000_000))
         add("map", "Pool(2).map", timed(lambda: pool.map(square, xs), n), 1_000_000)
         ys = list(range(10_000))
         add("imap", "Pool(2).imap chunksize 1", timed(lambda: list(pool.imap(square, ys, 1)), n), 10_000)
-        cpu_tasks = 32 if args.quick else 64  # as bench/pool.bench.ts
+        cpu_tasks = 16 if args.quick else 64  # as bench/pool.bench.ts
         pooled = timed(lambda: pool.map(spin, [20] * cpu_tasks, 1), n)
     inline = timed(lambda: [spin(20) for _ in range(cpu_tasks)], n)
     add("cpu", "Pool(2).map", pooled, rate=inline / pooled)
