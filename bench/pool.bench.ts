@@ -19,7 +19,7 @@
 // - imap:   imap(square, 1e4 ints, chunksize 1), items/s.
 // - cpu:    64 tasks (16 quick) of a 20 ms busy loop; the speedup over running them
 //           inline, one after the other, in this thread.
-// - small:  20k (5k quick) small CPU tasks (35k integer multiply-adds, ~40 us), submitted
+// - small:  20k (10k quick) small CPU tasks (35k integer multiply-adds, ~40 us), submitted
 //           at once; the speedup over running them inline.
 // - start:  from new Pool(2) to the first result (a cold pool each sample), ms;
 //           raw: a bare worker thread or child process to its first message.
@@ -62,7 +62,7 @@ const IMAP_N = 10_000;
 // (quick: a quarter of the CPU work; the speedups compare alike)
 const CPU_TASKS = benchArgs().quick ? 16 : 64;
 const CPU_MS = 20;
-const SMALL_TASKS = benchArgs().quick ? 5_000 : 20_000;
+const SMALL_TASKS = benchArgs().quick ? 10_000 : 20_000;
 const here = (file: string) => new URL(file, import.meta.url);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
