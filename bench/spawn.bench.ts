@@ -38,7 +38,7 @@
 //   On Deno and Bun also a web Worker (bench/raw/web_worker.mjs) to its first
 //   message.
 //
-// Prints mitata's report, then a compact summary (median ms and ratio to the
+// Prints a compact summary (median ms and ratio to the
 // raw baseline of the same kind), then one line `BENCH_JSON {...}` that
 // scripts/bench.mjs parses.
 //
@@ -323,11 +323,11 @@ function printSummary(label: string, results: CaseResult[]): void {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick") || process.env.MULTIPROC_BENCH_QUICK === "1";
-  // mitata's run() has no per-benchmark sample options (1.0.34), so each trial's
-  // run() is replaced by one that calls measure() with ours and returns the
-  // same trial record, which mitata's own printer then reports. Samples come
-  // from `manual` yields: each returns its own duration, so joining a child
-  // after the clock stops is not counted (the budget still counts it).
+  // Each case goes straight to mitata's measure() with our sampling (run()
+  // has no per-benchmark options in 1.0.34, and first spends ~3 s timing an
+  // empty function to calibrate its printer, which we do not use). Samples
+  // come from `manual` yields: each returns its own duration, so joining a
+  // child after the clock stops is not counted (the budget still counts it).
   const mitata = await import("mitata");
   const sampling = quick
     ? { min_samples: 3, max_samples: 40, min_cpu_time: 150e6 }
@@ -336,46 +336,19 @@ async function main(): Promise<void> {
   const list = cases(signals);
   const stats = new Map<string, { p50: number; p25: number; p75: number; min: number; samples: number[] }>();
   const errors = new Map<string, string>();
-  for (const c of list) {
-    const gen = function* () {
-      yield { manual: c.sample };
-    };
-    const b = mitata.bench(c.name, gen) as unknown as {
-      f: unknown;
-      _name: string;
-      _group: number;
-      run: (thrw?: boolean) => Promise<unknown>;
-    };
-    b.run = async (thrw = false) => {
-      process.stderr.write(`BENCH_PROGRESS ${runtime}: ${c.name}\n`);
-      let result: Awaited<ReturnType<typeof mitata.measure>> | undefined;
-      let error: unknown;
-      try {
-        result = await mitata.measure(gen, { ...sampling });
-        stats.set(c.name, result);
-      } catch (err) {
-        error = err;
-        errors.set(c.name, err instanceof Error ? err.message : String(err));
-        if (thrw) throw err;
-      }
-      return {
-        kind: "static",
-        args: {},
-        alias: c.name,
-        group: b._group,
-        baseline: false,
-        runs: [{ stats: result, error, args: {}, name: c.name }],
-        style: { highlight: false, compact: false },
-      };
-    };
-  }
-
   const label = runtimeLabel();
   console.log(`multiproc spawn benchmark on ${label}${quick ? " (quick)" : ""}`);
-  // mitata first times an empty function a few times (~3 s) to calibrate.
-  process.stderr.write(`BENCH_PROGRESS ${runtime}: mitata calibrating\n`);
   try {
-    await mitata.run({ colors: false });
+    for (const c of list) {
+      process.stderr.write(`BENCH_PROGRESS ${runtime}: ${c.name}\n`);
+      try {
+        stats.set(c.name, await mitata.measure(function* () {
+          yield { manual: c.sample };
+        }, { ...sampling }));
+      } catch (err) {
+        errors.set(c.name, err instanceof Error ? err.message : String(err));
+      }
+    }
   } finally {
     signals.close();
   }
