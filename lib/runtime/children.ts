@@ -33,16 +33,10 @@ export class ProcessChild implements ChildHandle {
     init: unknown,
     { stateThread, answerLine = false }: { stateThread?: { url: URL; start: ThreadStarter }; answerLine?: boolean } = {},
   ) {
+    // fd 4 the request line, fd 5 the state line, fd 6 the answer line
+    const lines = answerLine ? [stateThread ? "pipe" : "ignore", "pipe"] as const : stateThread ? ["pipe"] as const : [];
     this.#child = spawn(command, [...args, CHILD_FLAG], {
-      stdio: [
-        "inherit",
-        "inherit",
-        "inherit",
-        "ipc",
-        "pipe",
-        ...(stateThread || answerLine ? [stateThread ? "pipe" as const : "ignore" as const] : []),
-        ...(answerLine ? ["pipe" as const] : []),
-      ],
+      stdio: ["inherit", "inherit", "inherit", "ipc", "pipe", ...lines],
       serialization: "advanced",
     });
     if (stateThread) this.stateLine = stateLineOf(this.#child, stateThread.url, stateThread.start);
