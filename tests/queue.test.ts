@@ -16,6 +16,7 @@ import {
   QueueEmpty,
   QueueFull,
   SerializationError,
+  SharedArray,
   SimpleQueue,
 } from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test, waitFor } from "./harness.ts";
@@ -31,6 +32,12 @@ export async function produce(q: Queue<[number, number]>, who: number, n: number
 
 export async function consume(q: Queue<unknown>, out: Queue<unknown>): Promise<void> {
   for await (const x of q) await out.put(x);
+}
+
+/** Takes items one at a time and marks each in `seen` (no queue of its own to say so), until killed. */
+export async function takeAndMark(q: Queue<number>, seen: SharedArray, started: Queue<string>): Promise<void> {
+  await started.put("go");
+  for (;;) seen[await q.get()] = 1;
 }
 
 export async function echo(from: Queue<unknown>, to: Queue<unknown>): Promise<void> {
@@ -410,6 +417,43 @@ test("fault: a consumer killed mid-stream loses at most the item it was taking",
   rest.sort((x, y) => x - y);
   assertEquals(rest, rest.map((_, i) => total - rest.length + i), "what is left is the end of the stream, whole");
   assertEquals(consumed.slice(1), consumed.slice(1).map((_, i) => i + 1), "the consumer took items in order");
+  // What it took (and said so) is not put back for someone else.
+  assert(rest.length === 0 || rest[0] > consumed.at(-1)!, `items ${rest[0]}..${consumed.at(-1)} delivered twice`);
+});
+
+test("fault: a consumer killed while it takes item after item gives back only what it had not taken", async () => {
+  // Unlike the test above, nothing the consumer does between its gets goes
+  // to the owner on the request line: it marks what it took in shared
+  // memory (a Node child process: through the state line).
+  const total = 4000;
+  const q = new Queue<number>();
+  const seen = new SharedArray("b", total);
+  const started = new Queue<string>();
+  for (let i = 0; i < total; i++) q.putNowait(i);
+  const p = start(takeAndMark, [q, seen, started]);
+  assertEquals(await started.get({ timeout: 20000 }), "go");
+  await waitFor(() => seen[600] === 1, { timeout: 20000, interval: 1 });
+  p.kill();
+  await p.join();
+  const rest: number[] = [];
+  const takeAll = () => {
+    for (;;) {
+      try {
+        rest.push(q.getNowait());
+      } catch (e) {
+        if (e instanceof QueueEmpty) return;
+        throw e;
+      }
+    }
+  };
+  const marked = () => [...seen].reduce((n: number, x) => n + (x as number), 0);
+  // (what it had borrowed comes back once the owner has read its last words)
+  takeAll();
+  await waitFor(() => (takeAll(), total - marked() - rest.length <= 1), { timeout: 5000, message: "items were lost" });
+  const twice = rest.filter((x) => seen[x] === 1);
+  assertEquals(twice, [], "items it took were put back for others");
+  rest.sort((x, y) => x - y);
+  assertEquals(rest, rest.map((_, i) => total - rest.length + i), "what is left is the end of the stream, whole");
 });
 
 test("fault: close() while consumers wait wakes them with EOFError", async () => {

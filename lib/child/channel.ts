@@ -4,12 +4,14 @@
 // A child process also has a request line to its parent (fd 4): frames it
 // writes and answers it reads synchronously, for queues and shared state;
 // and, on Node and Deno, an answer line (fd 6) that it reads as it comes,
-// for the answers to the requests it does not wait for.
+// for the answers to the requests it does not wait for; and, on Node, an
+// acknowledgement line (fd 7): one write per item it takes that its
+// parent lent it (lib/runtime/ack_line.ts).
 import process from "node:process";
 import { readSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { parentPort } from "node:worker_threads";
-import { getU32 } from "../transport/le.ts";
+import { getU32, putU32 } from "../transport/le.ts";
 import { FrameSplitter } from "../transport/frames.ts";
 
 /** Messages to and from the parent of this child. */
@@ -36,6 +38,7 @@ export interface RequestLine {
 const REQUEST_FD = 4;
 const STATE_FD = 5;
 const ANSWER_FD = 6;
+const ACK_FD = 7;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 let sideListener: ((message: unknown[]) => void) | null = null;
@@ -146,6 +149,34 @@ export function onAnswerFrames(listener: (buf: Uint8Array, start: number, end: n
   const frames = new FrameSplitter();
   socket.on("data", (chunk: Uint8Array) => frames.push(chunk, listener));
   return true;
+}
+
+// This child's token with its parent, once the parent gave it fd 7.
+let ackToken = 0;
+const ackRecord = new Uint8Array(12);
+
+/** Called by the bootstrap when the parent gave this child process an acknowledgement line (fd 7). */
+export function enableAckLine(token: number): void {
+  ackToken = token;
+}
+
+/**
+ * Tells the parent, on the acknowledgement line, that this child took
+ * item `number` of what ring `ring` lent it: one write, done when this
+ * returns. False where there is no such line or it is full (the parent
+ * has not read it for a long while): say it on the request line then.
+ */
+export function writeAck(ring: number, number: number): boolean {
+  if (ackToken === 0) return false;
+  putU32(ackRecord, 0, ackToken);
+  putU32(ackRecord, 4, ring);
+  putU32(ackRecord, 8, number);
+  try {
+    // (a record is far under PIPE_BUF: written whole or not at all)
+    return writeSync(ACK_FD, ackRecord) === ackRecord.length;
+  } catch {
+    return false; // full (EAGAIN), or the parent is gone
+  }
 }
 
 /** A line over file descriptor `fd`, read and written with blocking calls (also the parent's state thread's). */

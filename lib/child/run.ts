@@ -10,7 +10,7 @@ import { state } from "../state.ts";
 import { type FunctionRef, loadFunction } from "../transport/functions.ts";
 import { decodeValue } from "../transport/values.ts";
 import type { StartMethod } from "../runtime/types.ts";
-import { enableAnswerLine, enableStateLine, openParentChannel } from "./channel.ts";
+import { enableAckLine, enableAnswerLine, enableStateLine, openParentChannel } from "./channel.ts";
 import { activeChildren } from "../process.ts";
 import type { PoolWorkerInit } from "../pool/protocol.ts";
 import { runPoolWorker } from "./pool_worker.ts";
@@ -55,6 +55,7 @@ function becomeChild(init: ProcessInit | PoolWorkerInit, daemon: boolean) {
   if (token) adoptParentToken(token);
   if ((init as { stateLine?: boolean }).stateLine === true) enableStateLine();
   if ((init as { answerLine?: boolean }).answerLine === true) enableAnswerLine();
+  if ((init as { ackLine?: boolean }).ackLine === true && token) enableAckLine(token);
   adoptWaits((init as { waits?: WaitsInit }).waits);
   adoptSharedMemory((init as { shm?: Parameters<typeof adoptSharedMemory>[0] }).shm);
   const s = state();

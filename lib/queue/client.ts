@@ -13,10 +13,11 @@ import {
   requestLine,
   runBeforeRequest,
   setBeforeSend,
+  writeAck,
 } from "../child/channel.ts";
 import { getU32 } from "../transport/le.ts";
 import { joinBytes } from "../transport/frames.ts";
-import { decodeLineAnswer, encodeRequest, Op, Status } from "./wire.ts";
+import { decodeLineAnswer, encodeNumbers, encodeRequest, Op, Status } from "./wire.ts";
 
 // A stream of puts is written at least this often, and this many bytes at a time at most.
 const STREAM_MS = 1;
@@ -88,6 +89,31 @@ export class Client {
     const resolve = this.#pending.get(id);
     this.#pending.delete(id);
     resolve?.([status, payload]);
+  }
+
+  // Acknowledgements written on the acknowledgement line since the owner
+  // was last told their number.
+  #acksOnLine = 0;
+
+  /**
+   * Tells the owner that this process took item `number` that ring `ring`
+   * lent it, before the caller sees the item: on the acknowledgement line
+   * where there is one (written now), or else on the request line (with
+   * the next flush; `flushNow` for a caller who sees it at once). Also
+   * there when requests wait for their flush (a stream of puts): an item
+   * taken is then never known as taken before what was put before it
+   * (a consumer that passes items on, killed, loses at most one).
+   */
+  ack(ring: number, number: number): void {
+    if (this.#out.length === 0 && writeAck(ring, number)) this.#acksOnLine++;
+    else this.post(Op.Ack, ring, encodeNumbers([number]));
+  }
+
+  /** How many acknowledgements went on the acknowledgement line since the last call (the owner reads that many). */
+  takeAcksOnLine(): number {
+    const n = this.#acksOnLine;
+    this.#acksOnLine = 0;
+    return n;
   }
 
   /** Writes what is pending now. */

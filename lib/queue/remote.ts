@@ -87,9 +87,9 @@ class RemoteBackend implements Backend {
   #take(sync: boolean): Uint8Array {
     const [n, frame] = this.#borrowed.shift()!;
     const client = this.#client;
-    client.post(Op.Ack, this.ref.id, encodeNumbers([n]));
+    client.ack(this.ref.id, n);
     // Async callers see the item after the flush (a microtask queued
-    // first); a sync caller sees it at once, so it is written now.
+    // first); a sync caller sees it at once, so what is pending is written now.
     if (sync) client.flushNow();
     this.#lastTake = performance.now();
     if (this.#borrowed.length === 0) this.#drainedAt = this.#lastTake;
@@ -101,7 +101,9 @@ class RemoteBackend implements Backend {
     // Back to back (the last batch just ran out): ask for twice as many.
     const quick = performance.now() - this.#drainedAt < 2;
     this.#window = quick ? Math.min(this.#window * 2, 256) : 1;
-    return encodeNumbers([this.#window]);
+    // (and how many acknowledgements the owner has to read on the
+    // acknowledgement line, which it reads before it lends more)
+    return encodeNumbers([this.#window, this.#client.takeAcksOnLine()]);
   }
 
   #scheduleGiveBack(): void {

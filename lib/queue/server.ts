@@ -142,6 +142,23 @@ function putBack(b: Served, frames: Uint8Array[]): void {
   retry();
 }
 
+// Frames lent to child processes are numbered across all of them, so that
+// an acknowledgement read late (from a child whose token a newer child
+// now has) matches nothing it should not.
+let nextLent = 1;
+
+// Acknowledgements on the acknowledgement line (lib/runtime/ack_line.ts),
+// by the token of the child that wrote them.
+const ackRoutes = new Map<number, (ring: number, number: number) => void>();
+
+function readAcks(all: boolean): void {
+  getHost().ackLine()?.read(all, (records) => {
+    for (let at = 0; at + 12 <= records.length; at += 12) {
+      ackRoutes.get(getU32(records, at))?.(getU32(records, at + 4), getU32(records, at + 8));
+    }
+  });
+}
+
 /** Serves the request line of a child process for as long as it lives. */
 export function serveRequests(child: ChildHandle, token: number): void {
   const line = child.requests;
@@ -187,7 +204,8 @@ export function serveRequests(child: ChildHandle, token: number): void {
   // Frames lent to this child (Op.Want), per ring, by number, until it
   // says it took them; when it ends, what it did not take goes back.
   const lent = new Map<number, Map<number, Uint8Array>>();
-  let nextLent = 1;
+  const took = (ring: number, number: number) => void lent.get(ring)?.delete(number);
+  ackRoutes.set(token, took);
   const giveBack = (ring: number, numbers?: number[]) => {
     const mine = lent.get(ring);
     const b = served.get(ring);
@@ -203,6 +221,8 @@ export function serveRequests(child: ChildHandle, token: number): void {
     const b = served.get(req.ring);
     if (!b?.tryGet) return [Status.Unknown, null];
     const n = Math.max(1, getU32(req.payload, 0));
+    // What it took since it last asked, said on the acknowledgement line.
+    if (req.payload.length >= 8 && getU32(req.payload, 4) > 0) readAcks(false);
     const first = await getSoon(b, req.ms, signal);
     if (!(first instanceof Uint8Array)) return fromResult(first);
     const frames = [first];
@@ -282,8 +302,7 @@ export function serveRequests(child: ChildHandle, token: number): void {
     for (const req of reader.push(chunk)) {
       if (req.op === Op.Ack) {
         // One per item a consumer takes: done here, without a promise.
-        const mine = lent.get(req.ring);
-        for (const n of decodeNumbers(req.payload)) mine?.delete(n);
+        for (const n of decodeNumbers(req.payload)) took(req.ring, n);
         continue;
       }
       if (req.op === Op.Put && req.id === 0 && !req.sync && !waitingPuts.has(req.ring)) {
@@ -304,6 +323,10 @@ export function serveRequests(child: ChildHandle, token: number): void {
   line.onEnd(() => {
     gone.abort();
     for (const c of waits.values()) c.abort();
+    // What it took is not given back: all it wrote on the acknowledgement
+    // line is there (written before it ended), read to the end.
+    if (lent.size) readAcks(true);
+    if (ackRoutes.get(token) === took) ackRoutes.delete(token);
     for (const ring of lent.keys()) giveBack(ring);
   });
 }

@@ -26,15 +26,22 @@ export class ProcessChild implements ChildHandle {
    * `stateThread`: the module serving a state line and how to start it
    * (Node), or undefined for none. `answerLine`: give the child an answer
    * line (fd 6), for runtimes whose child can read one as it comes.
+   * `ackFd`: the write end of this process's acknowledgement line
+   * (ack_line.ts), given to the child as fd 7.
    */
   constructor(
     command: string,
     args: string[],
     init: unknown,
-    { stateThread, answerLine = false }: { stateThread?: { url: URL; start: ThreadStarter }; answerLine?: boolean } = {},
+    { stateThread, answerLine = false, ackFd }: {
+      stateThread?: { url: URL; start: ThreadStarter };
+      answerLine?: boolean;
+      ackFd?: number;
+    } = {},
   ) {
-    // fd 4 the request line, fd 5 the state line, fd 6 the answer line
-    const lines = answerLine ? [stateThread ? "pipe" : "ignore", "pipe"] as const : stateThread ? ["pipe"] as const : [];
+    // fd 4 the request line, fd 5 the state line, fd 6 the answer line, fd 7 the acknowledgement line
+    const lines: Array<"pipe" | "ignore" | number> = [stateThread ? "pipe" : "ignore", answerLine ? "pipe" : "ignore", ackFd ?? "ignore"];
+    while (lines.at(-1) === "ignore") lines.pop();
     this.#child = spawn(command, [...args, CHILD_FLAG], {
       stdio: ["inherit", "inherit", "inherit", "ipc", "pipe", ...lines],
       serialization: "advanced",
@@ -100,8 +107,11 @@ export class ProcessChild implements ChildHandle {
         finish({ code: 1, signal: null });
       });
     });
-    // (the bootstrap learns that fds 5 and 6 are there)
-    this.send(this.stateLine || answers ? { ...(init as object), stateLine: !!this.stateLine, answerLine: !!answers } : init);
+    // (the bootstrap learns which of fds 5, 6 and 7 are there)
+    const ackLine = ackFd !== undefined;
+    this.send(
+      this.stateLine || answers || ackLine ? { ...(init as object), stateLine: !!this.stateLine, answerLine: !!answers, ackLine } : init,
+    );
   }
 
   get pid(): number {

@@ -13,6 +13,7 @@ import { nodeSpecifics } from "./node.ts";
 import { denoSpecifics } from "./deno.ts";
 import { bunSpecifics } from "./bun.ts";
 import { ProcessChild, ThreadChild } from "./children.ts";
+import { ackLineIfMade, makeAckLine } from "./ack_line.ts";
 import { makeOsMemory, type OsMemory, osMemoryMissing } from "./os_memory.ts";
 
 const SPECIFICS: Record<RuntimeName, RuntimeSpecifics> = {
@@ -48,7 +49,10 @@ function spawnChild(runtime: RuntimeName, specifics: RuntimeSpecifics, spec: Chi
   // Answers to a child's async requests go on a line of their own where the
   // child can read one as it comes (Bun's child cannot: they go over IPC).
   const answerLine = runtime !== "bun" && host?.env("MULTIPROC_ANSWER_LINE") !== "0";
-  return new ProcessChild(command, args, spec.init, { stateThread, answerLine });
+  // A Node child that takes items a queue of this process lent it says so
+  // on a pipe nobody waits on (ack_line.ts).
+  const ackFd = runtime === "node" && host?.env("MULTIPROC_ACK_LINE") !== "0" ? makeAckLine()?.writeFd : undefined;
+  return new ProcessChild(command, args, spec.init, { stateThread, answerLine, ackFd });
 }
 
 function makeHost(runtime: RuntimeName): Host {
@@ -88,6 +92,7 @@ function makeHost(runtime: RuntimeName): Host {
     spawn: (spec) => spawnChild(runtime, specifics, spec),
     osMemory: () => osMemory === null ? (osMemory = makeOsMemory(runtime, host.env)) : osMemory,
     osMemoryMissing: () => osMemoryMissing(runtime, host.env),
+    ackLine: ackLineIfMade,
     serialize: (value) => v8.serialize(value),
     deserialize: (bytes) => v8.deserialize(bytes as Buffer),
   };

@@ -2,6 +2,7 @@
 // lib/runtime and lib/child talks to Node, Deno and Bun only through these
 // types, so Process, Pool, Queue and friends are written once.
 import type { OsMemory } from "./os_memory.ts";
+import type { AckLine } from "./ack_line.ts";
 
 /**
  * The runtimes multiproc runs on.
@@ -135,6 +136,11 @@ export interface Host {
   osMemory(): OsMemory | undefined;
   /** Why osMemory() is undefined here, or null. */
   osMemoryMissing(): string | null;
+  /**
+   * The acknowledgement line this process gives its child processes
+   * (ack_line.ts), once it made one; null before that and where it has none.
+   */
+  ackLine(): AckLine | null;
   /** Structured clone to bytes (the runtime's `v8.serialize`). */
   serialize(value: unknown): Uint8Array;
   /** Bytes from `serialize` back to a value. */
