@@ -13,6 +13,7 @@ import { Socket } from "node:net";
 import { parentPort } from "node:worker_threads";
 import { getU32, putU32 } from "../transport/le.ts";
 import { FrameSplitter } from "../transport/frames.ts";
+import { ACK_RECORD } from "../runtime/ack_line.ts";
 
 /** Messages to and from the parent of this child. */
 export interface ParentChannel {
@@ -153,7 +154,7 @@ export function onAnswerFrames(listener: (buf: Uint8Array, start: number, end: n
 
 // This child's token with its parent, once the parent gave it fd 7.
 let ackToken = 0;
-const ackRecord = new Uint8Array(12);
+const ackRecord = new Uint8Array(ACK_RECORD);
 
 /** Called by the bootstrap when the parent gave this child process an acknowledgement line (fd 7). */
 export function enableAckLine(token: number): void {

@@ -7,6 +7,7 @@ import type { Frame } from "./ring.ts";
 import { getU32 } from "../transport/le.ts";
 import type { ChildHandle } from "../runtime/types.ts";
 import { getHost } from "../runtime/host.ts";
+import { ACK_RECORD } from "../runtime/ack_line.ts";
 import { SIDE_TAG } from "../child/channel.ts";
 import { LocalBackend } from "./backend.ts";
 import type { Ring } from "./ring.ts";
@@ -153,7 +154,7 @@ const ackRoutes = new Map<number, (ring: number, number: number) => void>();
 
 function readAcks(all: boolean): void {
   getHost().ackLine()?.read(all, (records) => {
-    for (let at = 0; at + 12 <= records.length; at += 12) {
+    for (let at = 0; at + ACK_RECORD <= records.length; at += ACK_RECORD) {
       ackRoutes.get(getU32(records, at))?.(getU32(records, at + 4), getU32(records, at + 8));
     }
   });
