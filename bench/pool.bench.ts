@@ -18,9 +18,10 @@
 // - map:    pool.map(square, 1e6 ints), items/s.
 // - imap:   imap(square, 1e4 ints, chunksize 1), items/s.
 // - cpu:    64 tasks (16 quick) of a 20 ms busy loop; the speedup over running them
-//           inline, one after the other, in this thread.
+//           inline, one after the other, in this thread (tasks per second; quick mode
+//           times a quarter of them inline).
 // - small:  20k (10k quick) small CPU tasks (35k integer multiply-adds, ~40 us), submitted
-//           at once; the speedup over running them inline.
+//           at once; the speedup over running them inline (as cpu).
 // - start:  from new Pool(2) to the first result (a cold pool each sample), ms;
 //           raw: a bare worker thread or child process to its first message.
 //
@@ -63,6 +64,10 @@ const IMAP_N = 10_000;
 const CPU_TASKS = benchArgs().quick ? 16 : 64;
 const CPU_MS = 20;
 const SMALL_TASKS = benchArgs().quick ? 10_000 : 20_000;
+// One thread inline does the same work at the same pace per task whatever
+// the count: quick mode times a quarter of it (the speedups compare the
+// time per task).
+const INLINE_SHARE = benchArgs().quick ? 4 : 1;
 const here = (file: string) => new URL(file, import.meta.url);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -70,7 +75,40 @@ type Group = "tasks" | "map" | "imap" | "cpu" | "small" | "start";
 
 type Case = BenchCase<Group>;
 
+// One pool per start method serves all its throughput cases (each measured
+// on its own; a pool's start is the start case's): opened by the first,
+// closed after the last. Starting a pool per case cost most of a quick run.
+const pools = new Map<StartMethod, Promise<Pool>>();
+const casesLeft = new Map<StartMethod, number>();
+
+function sharedPool(method: StartMethod): Promise<Pool> {
+  let pool = pools.get(method);
+  if (!pool) {
+    const p = new Pool(2, { context: method });
+    // (both workers up and warm)
+    pool = p.map(echo, [1, 2, 3, 4], 1).then(() => p, (error) => {
+      pools.delete(method);
+      p.terminate();
+      throw error;
+    });
+    pools.set(method, pool);
+  }
+  return pool;
+}
+
+async function releasePool(method: StartMethod, now = false): Promise<void> {
+  const left = (casesLeft.get(method) ?? 1) - 1;
+  casesLeft.set(method, left);
+  const pool = pools.get(method);
+  if ((left > 0 && !now) || !pool) return;
+  pools.delete(method);
+  const p = await pool.catch(() => null);
+  p?.terminate();
+  await p?.join();
+}
+
 function multiprocCase(group: Group, method: StartMethod, work: number, body: (pool: Pool) => Promise<unknown>): Case {
+  casesLeft.set(method, (casesLeft.get(method) ?? 0) + 1);
   let pool: Pool | undefined;
   return {
     group,
@@ -78,31 +116,28 @@ function multiprocCase(group: Group, method: StartMethod, work: number, body: (p
     impl: "multiproc",
     work,
     async open() {
-      pool = new Pool(2, { context: method });
-      await pool.map(echo, [1, 2, 3, 4], 1); // both workers up and warm
+      pool = await sharedPool(method);
     },
     async sample() {
       const t0 = nowNs();
       await body(pool!);
       return nowNs() - t0;
     },
-    async close() {
-      pool!.terminate();
-      await pool!.join();
-    },
+    close: () => releasePool(method),
   };
 }
 
-function inlineCase(group: Group, body: () => void): Case {
+/** `count` tasks run one after the other in this thread, `run(i)` each. */
+function inlineCase(group: Group, count: number, run: (i: number) => void): Case {
   return {
     group,
     method: "inline",
-    impl: "inline, one thread",
-    work: 0,
+    impl: `inline, one thread, ${count.toLocaleString("en")} tasks`,
+    work: count,
     async open() {},
     sample() {
       const t0 = nowNs();
-      body();
+      for (let i = 0; i < count; i++) run(i);
       return Promise.resolve(nowNs() - t0);
     },
     async close() {},
@@ -253,20 +288,16 @@ function cases(): Case[] {
     list.push(multiprocCase("imap", method, IMAP_N, async (pool) => {
       for await (const _ of pool.imap(square, imapInput, 1)) { /* consume */ }
     }));
-    list.push(multiprocCase("cpu", method, 0, (pool) => pool.map(spin, Array(CPU_TASKS).fill(CPU_MS), 1)));
-    list.push(multiprocCase("small", method, 0, (pool) => {
+    list.push(multiprocCase("cpu", method, CPU_TASKS, (pool) => pool.map(spin, Array(CPU_TASKS).fill(CPU_MS), 1)));
+    list.push(multiprocCase("small", method, SMALL_TASKS, (pool) => {
       const all: Promise<number>[] = new Array(SMALL_TASKS);
       for (let i = 0; i < SMALL_TASKS; i++) all[i] = pool.apply(small, [i]);
       return Promise.all(all);
     }));
     list.push(rawStartCase(method), startCase(method));
   }
-  list.push(inlineCase("cpu", () => {
-    for (let i = 0; i < CPU_TASKS; i++) spin(CPU_MS);
-  }));
-  list.push(inlineCase("small", () => {
-    for (let i = 0; i < SMALL_TASKS; i++) small(i);
-  }));
+  list.push(inlineCase("cpu", CPU_TASKS / INLINE_SHARE, () => spin(CPU_MS)));
+  list.push(inlineCase("small", SMALL_TASKS / INLINE_SHARE, (i) => small(i)));
   return list;
 }
 
@@ -274,13 +305,18 @@ async function main(): Promise<void> {
   const { quick, only } = benchArgs();
   console.log(`multiproc pool benchmark on ${runtimeLabel()}${quick ? " (quick)" : ""}`);
   const results = await runCases(cases(), { quick, only });
-  // Speedups: inline time over pool time, for the CPU cases.
+  // (the pools of cases left out by --only, or whose opening failed)
+  for (const method of [...pools.keys()]) await releasePool(method, true);
+  // Speedups for the CPU cases: the pool's tasks per second over one
+  // thread's inline (whose own rate is then not shown: it is the unit).
+  const inlineRate = (group: string) => results.find((x) => x.group === group && x.method === "inline")?.rate;
   for (const r of results) {
-    if ((r.group === "cpu" || r.group === "small") && r.impl === "multiproc" && r.median_ms) {
-      const inline = results.find((x) => x.group === r.group && x.method === "inline");
-      r.rate = inline?.median_ms ? inline.median_ms / r.median_ms : null;
+    if ((r.group === "cpu" || r.group === "small") && r.impl === "multiproc" && r.rate) {
+      const inline = inlineRate(r.group);
+      r.rate = inline ? r.rate / inline : null;
     }
   }
+  for (const r of results) if (r.method === "inline") r.rate = null;
   console.log("\ngroup   method   impl                      median ms      rate");
   for (const r of results) {
     const rate = r.rate === null ? "" : r.group === "cpu" || r.group === "small" ? `${r.rate.toFixed(2)}x` : `${Math.round(r.rate).toLocaleString("en")}/s`;

@@ -76,11 +76,11 @@ def summarize(samples):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs (N=10)")
-    parser.add_argument("--n", type=int, help="runs per case (default 30, 10 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs (N=5)")
+    parser.add_argument("--n", type=int, help="runs per case (default 30, 5 with --quick)")
     parser.add_argument("--methods", default="spawn,forkserver,fork")
     args = parser.parse_args()
-    n = args.n or (10 if args.quick else 30)
+    n = args.n or (5 if args.quick else 30)
 
     results = {}
     for method in args.methods.split(","):
