@@ -2,12 +2,14 @@
 // locks (put side, get side) that survive a holder killed inside (the
 // journal of each side), and the sequence cells that waiters sleep on.
 //
-// Header cells (Int32), 16 to a 64-byte cache line: a thread on one side
-// writes its own line and one line that the other side reads, so a thread
-// putting and a thread getting at once seldom touch the same line.
+// Header cells (Int32), in groups 128 bytes apart (32 cells): a thread on
+// one side writes its own group and one group that the other side reads,
+// so a thread putting and a thread getting at once seldom touch the same
+// cache line. (128, not 64: x86 prefetches lines in 128-byte pairs, and a
+// buffer's start need not sit on a line's; crossbeam pads alike.)
 import { type Identity, notifyCell, waitCellAsync, waitCellSync } from "../shared/memory.ts";
 
-// Line 0: written rarely (close, grow, a thread starting or ending a wait).
+// Group 0: written rarely (close, grow, a thread starting or ending a wait).
 export const CLOSED = 0; // 1 once closed
 export const MAXSIZE = 1; // frames allowed at once; 0: no limit
 export const CAP = 2; // size of the data area in bytes (a copy of the put side's, for readers)
@@ -16,40 +18,40 @@ const SPACE_WAITERS = 4;
 const DONE_WAITERS = 5;
 const PUT_LOCK_WAITERS = 6;
 const GET_LOCK_WAITERS = 7;
-// Line 1: the put side's own (its lock held to write them).
-export const PUT_LOCK = 16;
-export const TAIL = 17; // offset where the next frame goes
-export const PUTS = 18; // frames ever put (wrapping int32)
-export const P_CAP = 19; // the capacity, committed with the put side
-export const SEEN_GOT_BYTES = 20; // the get side's GOT_BYTES as producers last read it
-export const SEEN_GETS = 21; // the get side's GETS as producers last read it
-const P_JOURNAL = 22; // 1 while the journal below holds a commit being applied
-const JP_TAIL = 23;
-const JP_BYTES = 24;
-const JP_PUTS = 25;
-const JP_CAP = 26;
-// Line 2: what the put side tells the get side (written once a put each).
-export const PUT_BYTES = 32; // bytes ever put (wrapping int32)
+// Group 1: the put side's own (its lock held to write them).
+export const PUT_LOCK = 32;
+export const TAIL = 33; // offset where the next frame goes
+export const PUTS = 34; // frames ever put (wrapping int32)
+export const P_CAP = 35; // the capacity, committed with the put side
+export const SEEN_GOT_BYTES = 36; // the get side's GOT_BYTES as producers last read it
+export const SEEN_GETS = 37; // the get side's GETS as producers last read it
+const P_JOURNAL = 38; // 1 while the journal below holds a commit being applied
+const JP_TAIL = 39;
+const JP_BYTES = 40;
+const JP_PUTS = 41;
+const JP_CAP = 42;
+// Group 2: what the put side tells the get side (written once a put each).
+export const PUT_BYTES = 64; // bytes ever put (wrapping int32)
 /** Bumped on every put and on close: what a waiting consumer waits on. */
-export const SEQ_ITEMS = 33;
-// Line 3: the get side's own.
-export const GET_LOCK = 48;
-export const HEAD = 49; // offset of the oldest frame
-export const GETS = 50; // frames ever taken, less those given back (wrapping int32)
-export const SEEN_PUT_BYTES = 51; // the put side's PUT_BYTES as consumers last read it
-const C_JOURNAL = 52;
-const JC_HEAD = 53;
-const JC_BYTES = 54;
-const JC_GETS = 55;
-// Line 4: what the get side tells the put side.
-export const GOT_BYTES = 64; // bytes ever taken, less those given back (wrapping int32)
+export const SEQ_ITEMS = 65;
+// Group 3: the get side's own.
+export const GET_LOCK = 96;
+export const HEAD = 97; // offset of the oldest frame
+export const GETS = 98; // frames ever taken, less those given back (wrapping int32)
+export const SEEN_PUT_BYTES = 99; // the put side's PUT_BYTES as consumers last read it
+const C_JOURNAL = 100;
+const JC_HEAD = 101;
+const JC_BYTES = 102;
+const JC_GETS = 103;
+// Group 4: what the get side tells the put side.
+export const GOT_BYTES = 128; // bytes ever taken, less those given back (wrapping int32)
 /** Bumped on every get and on close: what a waiting producer waits on. */
-export const SEQ_SPACE = 65;
-// Line 5: acknowledgements (JoinableQueue).
-const DONE = 80; // frames ever acknowledged (wrapping int32)
+export const SEQ_SPACE = 129;
+// Group 5: acknowledgements (JoinableQueue).
+const DONE = 160; // frames ever acknowledged (wrapping int32)
 /** Bumped when the unfinished count reaches zero: what `join` waits on. */
-export const SEQ_DONE = 81;
-export const HEADER_BYTES: number = 96 * 4;
+export const SEQ_DONE = 161;
+export const HEADER_BYTES: number = 192 * 4;
 
 const WAITERS: Record<number, number> = {
   [SEQ_ITEMS]: ITEM_WAITERS,
