@@ -25,7 +25,7 @@ import { type BenchCase, benchArgs, nowNs, runCases, runtimeLabel } from "./harn
 type Group = "dict";
 type Case = BenchCase<Group>;
 
-const N = benchArgs().quick ? 1_000 : 10_000; // (as bench/python/mp_manager.py)
+const N = benchArgs().quick ? 2_000 : 10_000;
 
 /** Waits for a count on `control`, does that many set/get round trips on `d`, says "done". */
 export async function roundTrips(control: Queue<number>, d: DictProxy<string, number>, done: Queue<string>): Promise<void> {

@@ -34,7 +34,7 @@ const quickRun = benchArgs().quick;
 // Increments per child and sample: processes whose memory is served by the
 // parent (Node) are ~100x slower than threads; Deno and Bun map it.
 const counts = (method: StartMethod) =>
-  method === "thread" || runtime !== "node" ? (quickRun ? 100_000 : 200_000) : quickRun ? 1_000 : 5_000;
+  method === "thread" || runtime !== "node" ? 200_000 : quickRun ? 1_000 : 5_000;
 
 // ---- children ---------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def main():
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     samples = 3 if args.quick else 7
-    n = 1_000 if args.quick else 10_000  # as bench/manager.bench.ts
+    n = 2_000 if args.quick else 10_000
     ctx = mp.get_context("spawn")
     results = []
     with ctx.Manager() as manager:
