@@ -160,6 +160,7 @@ export class RingCells {
     Atomics.add(this.cells, WAITERS[cell], 1);
     waitCellSync(this.cells, cell, seen, ms ?? Infinity);
     Atomics.sub(this.cells, WAITERS[cell], 1);
+    this.#woke(cell);
   }
 
   /**
@@ -169,7 +170,10 @@ export class RingCells {
   waitAsync(cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<void> {
     const waiters = WAITERS[cell];
     Atomics.add(this.cells, waiters, 1);
-    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => void Atomics.sub(this.cells, waiters, 1));
+    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => {
+      Atomics.sub(this.cells, waiters, 1);
+      this.#woke(cell);
+    });
   }
 
   /**
@@ -192,15 +196,35 @@ export class RingCells {
    */
   spin(cell: number, seen: number): boolean {
     const us = cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace;
-    const until = performance.now() + us / 1000;
+    const from = performance.now();
+    const until = from + us / 1000;
     for (let i = 1; Atomics.load(this.cells, cell) === seen; i++) {
       if ((i & 63) === 0 && performance.now() > until) {
         this.#setSpin(cell, Math.max(SPIN_LEAST_US, us / 2));
+        this.#missedAt = from;
+        this.#missedCell = cell;
         return false;
       }
     }
     this.#setSpin(cell, Math.min(SPIN_MOST_US, us * 2));
     return true;
+  }
+
+  // A watch that gave up, then a sleep that ended soon after (within twice
+  // the longest watch: a sleeper wakes some tens of µs after the move):
+  // the move came a little too late for the watch. In a ping-pong whose
+  // sides both sleep, each answers late, so each watch gives up and halves
+  // for good (Bun, a pipe's round trip between threads: 25-50 µs, against
+  // 8-17 once they watch). Then watch twice as long next time, as after a
+  // watch that saw it. (A wake costs a waiter about as much as a watch.)
+  #missedAt = 0;
+  #missedCell = -1;
+
+  #woke(cell: number): void {
+    if (cell !== this.#missedCell) return;
+    this.#missedCell = -1;
+    const us = (performance.now() - this.#missedAt) * 1000;
+    if (us < 2 * SPIN_MOST_US) this.#setSpin(cell, Math.min(SPIN_MOST_US, 2 * (cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace)));
   }
 
   #spinItems = SPIN_MOST_US;
