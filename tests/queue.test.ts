@@ -6,6 +6,7 @@
 // and faults (a producer or consumer killed mid-stream, an uncloneable
 // item, close while consumers wait, bad arguments).
 import process from "node:process";
+import { writeSync } from "node:fs";
 import fc from "fast-check";
 import {
   EOFError,
@@ -21,6 +22,7 @@ import {
 } from "../mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test, waitFor } from "./harness.ts";
 import { Ring } from "../lib/queue/ring.ts";
+import { getHost } from "../lib/runtime/host.ts";
 
 const ctx = getContext(startMethod);
 
@@ -421,16 +423,17 @@ test("fault: a consumer killed mid-stream loses at most the item it was taking",
   assert(rest.length === 0 || rest[0] > consumed.at(-1)!, `items ${rest[0]}..${consumed.at(-1)} delivered twice`);
 });
 
-test("fault: a consumer killed while it takes item after item gives back only what it had not taken", async () => {
-  // Unlike the test above, nothing the consumer does between its gets goes
-  // to the owner on the request line: it marks what it took in shared
-  // memory (a Node child process: through the state line).
-  const total = 4000;
+// Starts takeAndMark on `total` items (`before`: run once the child is
+// started, before it takes any), kills it once it took 600 or more, and
+// checks that what it took is marked, what is left is the rest, whole, and
+// nothing comes back twice.
+async function killMarkingConsumer(total: number, before?: () => void): Promise<void> {
   const q = new Queue<number>();
   const seen = new SharedArray("b", total);
   const started = new Queue<string>();
   for (let i = 0; i < total; i++) q.putNowait(i);
   const p = start(takeAndMark, [q, seen, started]);
+  before?.();
   assertEquals(await started.get({ timeout: 20000 }), "go");
   await waitFor(() => seen[600] === 1, { timeout: 20000, interval: 1 });
   p.kill();
@@ -454,7 +457,36 @@ test("fault: a consumer killed while it takes item after item gives back only wh
   assertEquals(twice, [], "items it took were put back for others");
   rest.sort((x, y) => x - y);
   assertEquals(rest, rest.map((_, i) => total - rest.length + i), "what is left is the end of the stream, whole");
+}
+
+test("fault: a consumer killed while it takes item after item gives back only what it had not taken", async () => {
+  // Unlike the test above, nothing the consumer does between its gets goes
+  // to the owner on the request line: it marks what it took in shared
+  // memory (a Node child process: through the state line).
+  await killMarkingConsumer(4000);
 });
+
+test("fault: with the acknowledgement line full, a killed consumer still gives back only what it had not taken", async () => {
+  // A Node child says which items it took on a FIFO its parent reads
+  // lazily (lib/runtime/ack_line.ts); when the FIFO is full it says so on
+  // its request line. Fill it with records of no child (token 0) before
+  // the child takes anything.
+  const record = new Uint8Array(12);
+  let fd = -1;
+  await killMarkingConsumer(3000, () => {
+    fd = getHost().ackLine()!.writeFd;
+    for (;;) {
+      try {
+        writeSync(fd, record);
+      } catch (e) {
+        assertEquals((e as { code?: string }).code, "EAGAIN");
+        return;
+      }
+    }
+  });
+  // and the owner read it to the end when the child ended
+  assertEquals(writeSync(fd, record), record.length, "the acknowledgement line was read when the child ended");
+}, { skip: runtimeName !== "node" || startMethod !== "process" ? "the acknowledgement line is a Node child process's" : false });
 
 test("fault: close() while consumers wait wakes them with EOFError", async () => {
   const q = new Queue<unknown>();
