@@ -10,7 +10,8 @@
 // ratios: `node scripts/bench.mjs --suite queue`.
 //
 // Cases (children started once per case; each sample is one whole workload):
-// - small: 20k small items (numbers) through a Queue, items/s:
+// - small: 20k small items (numbers; 100k between threads, whose 20k took
+//          5-20 ms, so that a sample's start and end weighed in) through a Queue, items/s:
 //          child -> parent, parent -> child, child -> child.
 //          Raw: the same count of messages, pipelined, over the bare
 //          channel (postMessage to a worker / IPC to a child) and back.
@@ -27,6 +28,8 @@ import { type Connection, getContext, isMain, type Process, Queue, runtime, type
 import { type BenchCase, benchArgs, nowNs, runCases, runtimeLabel } from "./harness.ts";
 
 const SMALL = 20_000;
+const SMALL_THREADS = 100_000;
+const smallCount = (method: StartMethod) => (method === "thread" ? SMALL_THREADS : SMALL);
 const BIG = 32;
 const MIB = 1024 * 1024;
 const ROUND_TRIPS = 2_000;
@@ -92,13 +95,14 @@ function queueCase(method: StartMethod, direction: "child -> parent" | "parent -
   const q = new Queue<number>();
   const done = new Queue<string>();
   let children: Process[] = [];
+  const n = smallCount(method);
   return {
     group: "small",
     method,
     impl: `multiproc Queue, ${direction}`,
-    work: SMALL,
+    work: n,
     // (items between threads reach full speed after some 150k puts and gets here: JIT tiers)
-    warmups: method === "thread" ? 10 : 4,
+    warmups: method === "thread" ? 2 : 4,
     async open() {
       if (direction !== "parent -> child") children.push(startChild(method, producer, [control, q]));
       if (direction !== "child -> parent") children.push(startChild(method, consumer, [consumerControl, q, done]));
@@ -106,15 +110,15 @@ function queueCase(method: StartMethod, direction: "child -> parent" | "parent -
     async sample() {
       const t0 = nowNs();
       if (direction === "child -> parent") {
-        await control.put(SMALL);
-        for (let i = 0; i < SMALL; i++) await q.get();
+        await control.put(n);
+        for (let i = 0; i < n; i++) await q.get();
       } else if (direction === "parent -> child") {
-        await consumerControl.put(SMALL);
-        for (let i = 0; i < SMALL; i++) await q.put(i);
+        await consumerControl.put(n);
+        for (let i = 0; i < n; i++) await q.put(i);
         await done.get();
       } else {
-        await consumerControl.put(SMALL);
-        await control.put(SMALL);
+        await consumerControl.put(n);
+        await control.put(n);
         await done.get();
       }
       return nowNs() - t0;
@@ -227,7 +231,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
     group,
     method,
     impl: group === "small" ? `raw ${method === "thread" ? "postMessage" : "IPC"}, there and back` : `raw ${method === "thread" ? "postMessage" : "IPC"} round trip`,
-    work: group === "small" ? SMALL : ROUND_TRIPS,
+    work: group === "small" ? smallCount(method) : ROUND_TRIPS,
     async open() {
       raw = await openRaw(method);
     },
@@ -235,7 +239,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
       const t0 = nowNs();
       if (group === "small") {
         await new Promise<void>((resolve) => {
-          let left = SMALL;
+          let left = smallCount(method);
           const f = () => {
             if (--left === 0) {
               raw!.offMessage(f);
@@ -243,7 +247,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
             }
           };
           raw!.onMessage(f);
-          for (let i = 0; i < SMALL; i++) raw!.send(i);
+          for (let i = 0, n = smallCount(method); i < n; i++) raw!.send(i);
         });
       } else {
         for (let i = 0; i < ROUND_TRIPS; i++) {
