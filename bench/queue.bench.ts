@@ -101,8 +101,8 @@ function queueCase(method: StartMethod, direction: "child -> parent" | "parent -
     method,
     impl: `multiproc Queue, ${direction}`,
     work: n,
-    // (items between threads reach full speed after some 150k puts and gets here: JIT tiers)
-    warmups: method === "thread" ? 2 : 4,
+    // (items between threads reach full speed after some 300-400k puts and gets here: JIT tiers)
+    warmups: 4,
     async open() {
       if (direction !== "parent -> child") children.push(startChild(method, producer, [control, q]));
       if (direction !== "child -> parent") children.push(startChild(method, consumer, [consumerControl, q, done]));
