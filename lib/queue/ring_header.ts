@@ -195,7 +195,7 @@ export class RingCells {
    * did not (nobody was about to: then a watch costs a microsecond or two).
    */
   spin(cell: number, seen: number): boolean {
-    const us = cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace;
+    const us = this.#spinOf(cell);
     const from = performance.now();
     const until = from + us / 1000;
     for (let i = 1; Atomics.load(this.cells, cell) === seen; i++) {
@@ -224,12 +224,16 @@ export class RingCells {
     if (cell !== this.#missedCell) return;
     this.#missedCell = -1;
     const us = (performance.now() - this.#missedAt) * 1000;
-    if (us < 2 * SPIN_MOST_US) this.#setSpin(cell, Math.min(SPIN_MOST_US, 2 * (cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace)));
+    if (us < 2 * SPIN_MOST_US) this.#setSpin(cell, Math.min(SPIN_MOST_US, 2 * this.#spinOf(cell)));
   }
 
   #spinItems = SPIN_MOST_US;
 
   #spinSpace = SPIN_MOST_US;
+
+  #spinOf(cell: number): number {
+    return cell === SEQ_ITEMS ? this.#spinItems : this.#spinSpace;
+  }
 
   #setSpin(cell: number, us: number): void {
     if (cell === SEQ_ITEMS) this.#spinItems = us;
