@@ -16,13 +16,12 @@ import { BYTES, decodeItem, encodeBytes, encodeItem } from "./queue/codec.ts";
 import { currentHolder, myToken } from "./shared/lives.ts";
 import { listServed, type RemoteRef } from "./queue/server.ts";
 import { remoteEnd } from "./queue/remote.ts";
-import { markShared } from "./shared/memory.ts";
-import { type EndBackend, LocalEnd, type PipeMemory, pipeMemory } from "./pipe/end.ts";
+import { type EndBackend, LocalEnd, pipeMemory, pipeMemoryFrom, type PipeMemoryState, pipeMemoryState } from "./pipe/end.ts";
 
 interface EndState {
   end: 0 | 1;
   entry: number;
-  memory?: PipeMemory;
+  memory?: PipeMemoryState;
   remote?: RemoteRef & { readable: boolean; writable: boolean };
 }
 
@@ -264,23 +263,22 @@ export function Pipe<T = unknown>(duplex: boolean = true): [Connection<T>, Conne
 }
 
 // An end crosses as its shared memory to a thread of this process, or as
-// its name in the owner's list to a child process; either way a new copy
-// is listed in the holders' table first, for whoever receives it.
+// its name in the owner's list to a child process (or, in OS shared
+// memory, as its windows to either); either way a new copy is listed in
+// the holders' table first, for whoever receives it.
 function endCrossing(this: Connection, to: Destination): Crossing {
   if (to === "item") {
     throw new SerializationError("A pipe end cannot be sent through a queue or a pipe: pass it to the Process or Pool that uses it");
   }
   if (this.closed) throw new SerializationError("Cannot pass a closed pipe end to a child");
   const { backend } = this.internals;
-  if (!(backend instanceof LocalEnd)) {
+  if (!(backend instanceof LocalEnd) || !backend.memory.own) {
     throw new SerializationError("A pipe end reaches the process that made it, its threads and its direct child processes only");
   }
   const entry = backend.hold(currentHolder());
   const state: EndState = { end: backend.end, entry };
-  if (to === "thread") {
-    for (const ring of backend.memory.rings) if (ring) markShared(ring);
-    state.memory = backend.memory;
-  }
+  const memory = pipeMemoryState(backend.memory, to);
+  if (memory) state.memory = memory;
   else state.remote = { ...exportEnd(backend), readable: backend.readable, writable: backend.writable };
   return { type: "pipe-end", state };
 }
@@ -292,6 +290,6 @@ function exportEnd(end: LocalEnd): RemoteRef {
 
 registerReviver("pipe-end", (raw) => {
   const state = raw as EndState;
-  const backend = state.memory ? new LocalEnd(state.memory, state.end) : remoteEnd(state.remote!);
+  const backend = state.memory ? new LocalEnd(pipeMemoryFrom(state.memory), state.end) : remoteEnd(state.remote!);
   return makeConnection(backend, state.entry);
 });

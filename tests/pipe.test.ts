@@ -5,7 +5,7 @@
 // value, a holder killed, bad arguments).
 import fc from "fast-check";
 import { type Connection, EOFError, getContext, Pipe, Process, SerializationError } from "../mod.ts";
-import { assert, assertEquals, assertRejects, assertThrows, startMethod, test } from "./harness.ts";
+import { assert, assertEquals, assertRejects, assertThrows, runtimeName, startMethod, test } from "./harness.ts";
 
 const ctx = getContext(startMethod);
 
@@ -48,6 +48,21 @@ export async function reportAfterOwnClose(conn: Connection<string>, done: Connec
   await done.recv();
   conn.send("still open");
   conn.close();
+}
+
+export async function countUntilEof(conn: Connection<number>, report: Connection<unknown>): Promise<void> {
+  const got: number[] = [];
+  for (;;) {
+    try {
+      got.push(await conn.recv());
+    } catch (e) {
+      if (e instanceof EOFError) break;
+      throw e;
+    }
+    if (got.length === 100) report.send("flowing");
+  }
+  report.send({ n: got.length, ordered: got.every((x, i) => x === i) });
+  report.close();
 }
 
 function start(target: (...args: never[]) => unknown, args: unknown[]): Process {
@@ -241,4 +256,63 @@ test("fault: a sender killed mid-stream leaves the reader an ordered run of mess
       break;
     }
   }
+});
+
+// On Deno (with --allow-ffi) and Bun a pipe moves into OS shared memory when
+// an end first crosses to a child process: what it held, and a recv waiting
+// on it meanwhile, must come along.
+test("messages sent before an end crosses to a child, and a recv already waiting, come through", async () => {
+  const [a, b] = Pipe<unknown>();
+  const pending = a.recv();
+  a.send(1);
+  a.send("two");
+  const p = start(echo, [b]);
+  b.close();
+  assertEquals(await pending, 1);
+  assertEquals(await a.recv(), "two");
+  a.send(3);
+  assertEquals(await a.recv(), 3);
+  a.close();
+  await joined(p);
+
+  const [r, w] = Pipe<unknown>(false);
+  w.send("early");
+  const q = start(sendAndLeave, [w, 3]);
+  w.close();
+  const got: unknown[] = [];
+  await assertRejects(async () => {
+    for (;;) got.push(await r.recv());
+  }, EOFError);
+  assertEquals(got, ["early", 0, 1, 2]);
+  await joined(q);
+});
+
+test("a reader in one child sees end of file once the sender in another child is killed", async () => {
+  const [r, w] = Pipe<number>(false);
+  const [reportR, reportW] = Pipe<unknown>(false);
+  const sender = start(sendForever, [w]);
+  const reader = start(countUntilEof, [r, reportW]);
+  for (const mine of [w, r, reportW]) mine.close();
+  assertEquals(await reportR.recv(), "flowing");
+  sender.kill();
+  await sender.join();
+  const last = (await reportR.recv()) as { n: number; ordered: boolean };
+  assert(last.n >= 100 && last.ordered, JSON.stringify(last));
+  await joined(reader);
+});
+
+test("an end a thread has, passed to a child process as well, still works (then it goes through its owner)", async () => {
+  const [a, b] = Pipe<unknown>();
+  const thread = new (getContext("thread").Process)({ target: echo as never, args: [b] });
+  thread.start();
+  b.close();
+  const child = new (getContext("process").Process)({ target: sendAndLeave as never, args: [a, 3] });
+  child.start();
+  await joined(child);
+  const got = [await a.recv(), await a.recv(), await a.recv()];
+  assertEquals(got, [0, 1, 2]);
+  a.close();
+  await joined(thread);
+}, {
+  skip: startMethod === "thread" ? "starts a thread and a process itself: run once, under the process start method" : false,
 });

@@ -28,6 +28,8 @@ export const Sub = {
   OpenLine: 13,
   // Nothing: answered once every request before it has been done.
   Sync: 14,
+  // A child that maps a pipe's holders' table asks whether a holder ended.
+  Ended: 15,
 } as const;
 
 /** A status and its payload. */

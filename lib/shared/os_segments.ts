@@ -19,7 +19,7 @@
 // parent sees its children and threads end.
 import { getHost } from "../runtime/host.ts";
 import { type OsFile, type OsMemory, type OsSegment, PAGE_BYTES } from "../runtime/os_memory.ts";
-import { parentToken } from "./lives.ts";
+import { hasEnded, parentToken } from "./lives.ts";
 import { type Identity, LocalMemory, OWN_IDENTITY, useCellWaits } from "./memory.ts";
 import { waitMapped, waitsForChild, type WaitsInit } from "./os_waits.ts";
 
@@ -152,10 +152,15 @@ export class GrowingWindow {
     return this.buffer;
   }
 
-  /** Unmaps it, and gives its pages and its room in the file back (its owner is garbage). */
-  release(): void {
+  /** Unmaps it here (its owner is garbage). */
+  unmap(): void {
     for (const m of this.#maps) this.#os.unmap(m);
     this.#maps = [];
+  }
+
+  /** Unmaps it, and gives its pages and its room in the file back (its owner is garbage). */
+  release(): void {
+    this.unmap();
     this.#os.discard(this.#file, this.ref.offset, this.ref.size);
     give(freeWindows, this.ref.size, this.ref.offset);
   }
@@ -163,6 +168,8 @@ export class GrowingWindow {
 
 const growing = new WeakMap<object, GrowingWindow>();
 const reclaimGrowing = new FinalizationRegistry<GrowingWindow>((w) => w.release());
+// (a window mapped from another thread's or process's file is only unmapped here)
+const unmapAttached = new FinalizationRegistry<GrowingWindow>((w) => w.unmap());
 
 /**
  * A growing window of OS shared memory for `owner` (a queue's ring) of at
@@ -188,18 +195,21 @@ export function attachGrowing(ref: SegmentRef, owner: object, initial: number): 
   if (!f) files.set(ref.path, f = os.open(ref.path));
   const w = new GrowingWindow(os, f, ref, identityFor(ref), initial);
   growing.set(owner, w);
+  unmapAttached.register(owner, w);
   return w;
 }
 
 // Pieces that never crossed come back when their object is garbage: a
 // window of its own is unmapped and its pages discarded; an arena piece is
 // reused (once its arena is full, a piece of an earlier arena stays unused).
-const reclaim = new FinalizationRegistry<Piece>((piece) => {
+const reclaim = new FinalizationRegistry<Piece>((piece) => reclaimPiece(piece));
+
+function reclaimPiece(piece: Piece): void {
   const os = getHost().osMemory();
   if (!os) return;
   if (piece.at === 0 && piece.length === piece.segment.size && piece.segment !== arena?.segment) freeWindow(os, piece.segment);
   else if (piece.segment === arena?.segment) give(reusable, piece.length, piece.at);
-});
+}
 
 function place(os: OsMemory, length: number): Piece {
   if (length >= OWN_WINDOW_BYTES) {
@@ -234,6 +244,24 @@ export function allocateMemory(bytes: number): LocalMemory {
   return mem;
 }
 
+/**
+ * For memory that crosses but whose users can be counted (a pipe's, by its
+ * holders' table): what gives `owner`'s memory (made here) back once they
+ * are all done, even though it crossed; it is no longer given back when
+ * `owner` is garbage. Null if `owner` has none here.
+ */
+export function releaserOf(owner: object): (() => void) | null {
+  const w = growing.get(owner);
+  if (w && w.who === OWN_IDENTITY) {
+    reclaimGrowing.unregister(owner);
+    return () => w.release();
+  }
+  const piece = pieces.get(owner);
+  if (!piece || (owner as LocalMemory).who !== OWN_IDENTITY) return null;
+  reclaim.unregister(owner);
+  return () => reclaimPiece(piece);
+}
+
 /** Where `owner`'s memory lies in OS shared memory, as it crosses; null if not there. Marks it as crossed. */
 export function segmentRef(owner: object): SegmentRef | null {
   const w = growing.get(owner);
@@ -247,29 +275,43 @@ export function segmentRef(owner: object): SegmentRef | null {
   const { file, offset, size } = piece.segment;
   return { path: file.path, offset, size, at: piece.at, length: piece.length, home: Number(file.path.split("/")[2]) };
 }
-// A child process asks its parent whether a holder died; "alive" is kept 50 ms.
+// A child process asks its parent whether a holder died (or, for a pipe's
+// holders' table, ended); "alive" is kept 50 ms.
 const ALIVE_MS = 50;
-let askParent: ((token: number) => boolean) | null = null;
-const aliveUntil = new Map<number, number>();
+let askParent: ((token: number, ended: boolean) => boolean) | null = null;
+const aliveUntil = [new Map<number, number>(), new Map<number, number>()];
 
 /** How a child process asks its parent about a holder (remote_memory.ts installs it). */
-export function setDeadQuestion(ask: (token: number) => boolean): void {
+export function setDeadQuestion(ask: (token: number, ended: boolean) => boolean): void {
   askParent = ask;
+}
+
+function askAboutHolder(token: number, ended: boolean): boolean {
+  if (token === parentToken()) return false;
+  const cache = aliveUntil[ended ? 1 : 0];
+  const now = performance.now();
+  if ((cache.get(token) ?? 0) > now) return false;
+  if (!askParent) return false;
+  const gone = askParent(token, ended);
+  if (!gone) cache.set(token, now + ALIVE_MS);
+  if (cache.size > 4096) cache.clear();
+  return gone;
 }
 
 const CHILD_IDENTITY: Identity = {
   holder: parentToken,
-  dead(token) {
-    if (token === parentToken()) return false;
-    const now = performance.now();
-    if ((aliveUntil.get(token) ?? 0) > now) return false;
-    if (!askParent) return false;
-    const dead = askParent(token);
-    if (!dead) aliveUntil.set(token, now + ALIVE_MS);
-    if (aliveUntil.size > 4096) aliveUntil.clear();
-    return dead;
-  },
+  dead: (token) => askAboutHolder(token, false),
 };
+
+/**
+ * How the process that maps `ref` learns whether the holder of a token
+ * (of the owner's liveness table) was seen to end, as lives.ts hasEnded
+ * says in the owner: a child process asks its parent, at most every 50 ms
+ * per token while the answer is no.
+ */
+export function endedFor(ref: SegmentRef): (token: number) => boolean {
+  return ref.home === getHost().pid ? hasEnded : (token) => askAboutHolder(token, true);
+}
 
 function osMemoryFor(ref: SegmentRef): OsMemory {
   const os = getHost().osMemory();

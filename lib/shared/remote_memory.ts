@@ -16,7 +16,7 @@ import { getHost } from "../runtime/host.ts";
 import { state } from "../state.ts";
 import { type RequestLine, requestLine, setBeforeRequest, setBeforeSend, stateLine } from "../child/channel.ts";
 import { announceMemory, openStateLine } from "./state_lines.ts";
-import { holderDead } from "./lives.ts";
+import { hasEnded, holderDead } from "./lives.ts";
 import { setDeadQuestion } from "./os_segments.ts";
 import { type AtomicMemory, driveAsync, LocalMemory, TIMED_OUT } from "./memory.ts";
 import { encodeOp, memoryOp, numberAnswer, Sub, withReads } from "./memory_ops.ts";
@@ -79,6 +79,8 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
     // A child that maps OS shared memory asks whether a lock's holder is gone.
     return numberAnswer(holderDead(getF64(req.payload, 1)) ? 1 : 0);
   }
+  // ... or whether a pipe end's holder ended (no grace: as a file descriptor closes).
+  if (req.payload[0] === Sub.Ended) return numberAnswer(hasEnded(getF64(req.payload, 1)) ? 1 : 0);
   if (req.payload[0] === Sub.OpenLine) return openStateLine(token, servedBuffers());
   const mem = served.get(req.ring);
   if (!mem) return [Status.Unknown, null];
@@ -93,10 +95,10 @@ function serve(req: Request, token: number, signal: AbortSignal): Answer | Promi
 handleOp(Op.Mem, serve, (req) => req.payload[0] === Sub.Run || req.payload[0] === Sub.RunRead);
 
 // How a child process that maps OS shared memory asks its parent about a holder.
-setDeadQuestion((token) => {
+setDeadQuestion((token, ended) => {
   const home = state().parent?.pid;
   if (!state().isChild || home === undefined || !requestLine()) return false;
-  const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encodeOp(Sub.Dead, token));
+  const [status, bytes] = clientFor({ home }, "shared lock").callRaw(Op.Mem, 0, undefined, encodeOp(ended ? Sub.Ended : Sub.Dead, token));
   return status === Status.Ok && getF64(bytes, 0) === 1;
 });
 
