@@ -216,12 +216,13 @@ function runOne(name, cmd, opts, step, suite) {
     });
     let pending = "";
     child.stderr.on("data", (chunk) => {
-      log.write(chunk);
       pending += chunk;
       const lines = pending.split("\n");
       pending = lines.pop();
       for (const line of lines) {
         const m = /^BENCH_PROGRESS (.*)$/.exec(line);
+        // (the log says when each case started: where a run's time goes)
+        log.write(m ? `${line} [at ${((Date.now() - started) / 1000).toFixed(1)} s]\n` : `${line}\n`);
         if (m) {
           const secs = ((Date.now() - started) / 1000).toFixed(0);
           progress(`${prefix} (${secs}s): ${m[1]}`);
@@ -236,6 +237,7 @@ function runOne(name, cmd, opts, step, suite) {
     });
     const finish = (code, signal, error) => {
       clearTimeout(timer);
+      if (pending) log.write(pending);
       log.end();
       resolve({ code, signal, error, stdout, stderrTail, timedOut, seconds: (Date.now() - started) / 1000 });
     };
