@@ -3,6 +3,7 @@
 // Children report back through their exit code (no Queue yet): each target
 // checks what it received and exits with a code that names the first failure.
 import process from "node:process";
+import * as nodeModule from "node:module";
 import {
   activeChildren,
   cpuCount,
@@ -43,6 +44,12 @@ export function checkIdentity(name: string, parentPid: number): void {
   if (isMain(import.meta)) process.exit(13);
   if (me.pid !== process.pid) process.exit(14);
   process.exit(0);
+}
+
+/** Exits 0 if this (Node) child has V8's compile cache on, 60 if not. */
+export function checkCompileCache(): void {
+  const dir = (nodeModule as { getCompileCacheDir?: () => string | undefined }).getCompileCacheDir?.();
+  process.exit(typeof dir === "string" && dir.length > 0 ? 0 : 60);
 }
 
 /** Checks that structured-clone types and errors arrive intact. */
@@ -335,3 +342,18 @@ test("Deno without --allow-run: a clear error at start(), and threads still work
   assert(out.includes("child read=granted env=granted net=prompt write=prompt"), out + err);
   assert(out.includes("exitCode 0"), out);
 }, { skip: runtimeName === "deno" ? false : "Deno permissions exist only on Deno" });
+
+test("a Node child compiles with V8's compile cache on (children start ~35-45% sooner on Node 24)", async () => {
+  const p = new (getContext(startMethod).Process)({ target: checkCompileCache });
+  p.start();
+  await p.join();
+  assertEquals(p.exitCode, 0, "exit code (60: no compile cache in the child)");
+}, {
+  skip: runtimeName !== "node"
+    ? "the compile cache is Node's (module.enableCompileCache)"
+    : !("getCompileCacheDir" in nodeModule)
+    ? "this Node has no compile cache (22.1 and later have)"
+    : process.env.NODE_DISABLE_COMPILE_CACHE
+    ? "NODE_DISABLE_COMPILE_CACHE is set"
+    : false,
+});
