@@ -12,7 +12,7 @@ export interface BenchCase<G extends string> {
   impl: string;
   /** Units of work per sample (tasks, items, bytes); 0 for latency cases. */
   work: number;
-  /** Unmeasured samples before mitata's (with `warm`; default 1): for code the JIT needs longer to settle. */
+  /** Unmeasured samples before the measured ones, mitata's own included (with `warm`; default 1): for code the JIT needs longer to settle. */
   warmups?: number;
   open(): Promise<void>;
   /** Runs one sample; returns its duration in ns. */
@@ -48,7 +48,8 @@ export function benchArgs(): { quick: boolean; only: string[] | undefined } {
   return { quick, only: at > 0 ? process.argv[at + 1].split(",") : undefined };
 }
 
-function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
+/** `what`, or a rejection "no answer within …" once `ms` pass. */
+export function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     what,
@@ -57,8 +58,9 @@ function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Measures each case (of the `only` groups, if given): opens it, takes one
- * unmeasured sample first (or `warmups`) if `warm`, lets mitata sample it, closes it.
+ * Measures each case (of the `only` groups, if given): opens it, lets mitata
+ * sample it (mitata's first sample is unmeasured; with `warm`, `warmups` of
+ * them in all), closes it.
  * Progress goes to stderr as `BENCH_PROGRESS` lines for scripts/bench.mjs.
  */
 export async function runCases<G extends string>(
@@ -70,26 +72,35 @@ export async function runCases<G extends string>(
     ? { min_samples: 3, max_samples: 3, min_cpu_time: 1e6 }
     : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
   // (a peer that never answers on some runtime costs this much; no quick
-  // case's opening or three samples take half of it)
+  // case's opening or three samples take half of it, nor its first sample
+  // a quarter: a quick run gives up on a case whose first sample has not
+  // answered in firstMs)
   const caseMs = options.quick ? 4_000 : 300_000;
+  const firstMs = options.quick ? 2_000 : caseMs;
   const results: BenchResult<G>[] = [];
   for (const c of cases.filter((c) => !options.only || options.only.includes(c.group))) {
     process.stderr.write(`BENCH_PROGRESS ${runtime}: ${c.group} ${c.method}: ${c.impl}\n`);
     const row = { group: c.group, method: c.method, impl: c.impl };
     try {
+      // (closed whatever happened, a case that failed to open too)
       await deadline(c.open(), caseMs);
-      try {
-        if (options.warm) for (let i = 0; i < (c.warmups ?? 1); i++) await c.sample();
-        const stats = await deadline(mitata.measure(function* () {
-          yield { manual: () => c.sample() };
-        }, sampling), caseMs);
-        const ms = stats.p50 / 1e6;
-        results.push({ ...row, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
-      } finally {
-        await deadline(c.close(), 10_000).catch(() => {});
-      }
+      let first = true;
+      const sample = () => {
+        if (!first) return c.sample();
+        first = false;
+        return deadline(c.sample(), firstMs);
+      };
+      // (mitata's measure takes one unmeasured sample itself: it is one of the warm-ups)
+      if (options.warm) for (let i = 1; i < (c.warmups ?? 1); i++) await sample();
+      const stats = await deadline(mitata.measure(function* () {
+        yield { manual: () => sample() };
+      }, sampling), caseMs);
+      const ms = stats.p50 / 1e6;
+      results.push({ ...row, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
     } catch (error) {
       results.push({ ...row, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
+    } finally {
+      await deadline(c.close(), options.quick ? 2_000 : 10_000).catch(() => {});
     }
   }
   return results;
