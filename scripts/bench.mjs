@@ -352,7 +352,7 @@ const POOL_TEXT = {
   map: "map(square, 1e6), items/s",
   imap: "imap(square, 1e4, 1), items/s",
   cpu: "64 x 20 ms CPU tasks (16 quick), speedup",
-  small: "20k x ~40 us CPU tasks (10k quick), speedup",
+  small: "20k x ~40 us CPU tasks (5k quick), speedup",
   start: "new Pool(2) -> first result, ms",
 };
 const PEERS = ["piscina", "tinypool", "workerpool", "poolifier"];
