@@ -1,12 +1,14 @@
-// One end of a pipe as the process that owns the pipe's memory sees it:
-// the holders' table of each end and the ring of each direction (lib/pipe.ts
-// has the API). Also what the owner serves to child processes holding an end.
+// One end of a pipe as a process that has the pipe's memory sees it (the
+// owner, its threads, and on Deno and Bun its child processes, which map
+// it): the holders' table of each end and the ring of each direction
+// (lib/pipe.ts has the API). Also what the owner serves to child processes
+// that reach an end through it.
 import { type Frame, Ring, SEQ_ITEMS } from "../queue/ring.ts";
 import { hasEnded, isMainThread, myToken } from "../shared/lives.ts";
 import type { Served } from "../queue/server.ts";
 import type { Destination } from "../transport/values.ts";
-import { markShared } from "../shared/memory.ts";
-import type { LocalMemory } from "../shared/memory.ts";
+import { type LocalMemory, markShared } from "../shared/memory.ts";
+import { getHost } from "../runtime/host.ts";
 import { allocateMemory, attachMemory, endedFor, ownSegment, releaserOf, type SegmentRef, segmentRef } from "../shared/os_segments.ts";
 // (a child process that maps a pipe asks its parent whether a holder ended: remote_memory.ts answers and asks)
 import "../shared/remote_memory.ts";
@@ -98,9 +100,8 @@ function sweepLeftovers(): void {
 // copied, and this thread's waits on the old rings are woken (they look
 // again, at the new ones). False if it stays where it is.
 function moveToOsMemory(memory: PipeMemory): boolean {
-  if (memory.shared || !memory.own) return false;
+  if (memory.shared || !memory.own || !getHost().osMemory()) return false;
   const holders = allocateMemory(2 * HOLDERS * 4);
-  if (holders.buffer instanceof SharedArrayBuffer) return false; // (no OS shared memory here)
   holders.cells.set(memory.holders);
   const old = memory.rings;
   const moved = old.map((ring) => {
@@ -182,9 +183,8 @@ export class LocalEnd implements Served, EndBackend {
     return this.#out !== null;
   }
 
-  /** Lists a new holder of this end (in the owner's process only); returns its entry. */
+  /** Lists a new holder of this end (in the owner's process only: endCrossing checks); returns its entry. */
   hold(token: number): number {
-    if (!this.memory.own) throw new Error("multiproc: a pipe end's holders are listed by the process that made the pipe");
     const base = this.end * HOLDERS;
     for (let i = 0; i < HOLDERS; i++) {
       const t = Atomics.load(this.#holders, base + i);
