@@ -7,7 +7,7 @@
 // so a thread putting and a thread getting at once seldom touch the same
 // cache line. (128, not 64: x86 prefetches lines in 128-byte pairs, and a
 // buffer's start need not sit on a line's; crossbeam pads alike.)
-import { type Identity, notifyCell, waitCellAsync, waitCellSync } from "../shared/memory.ts";
+import { type Identity, isSolo, notifyCell, waitCellAsync, waitCellSync } from "../shared/memory.ts";
 
 // Group 0: written rarely (close, grow, a thread starting or ending a wait).
 export const CLOSED = 0; // 1 once closed
@@ -193,8 +193,12 @@ export class RingCells {
    * sooner than a sleeping waiter wakes. How long adapts, per cell: twice
    * as long after a watch that saw the move, half as long after one that
    * did not (nobody was about to: then a watch costs a microsecond or two).
+   * Never on a ring no other thread has: only this thread could move the
+   * cell, and its event loop (where a child process's answer comes in) is
+   * held up for as long as it watches.
    */
   spin(cell: number, seen: number): boolean {
+    if (isSolo(this.cells.buffer)) return false;
     const us = this.#spinOf(cell);
     const from = performance.now();
     const until = from + us / 1000;

@@ -141,6 +141,11 @@ export function markSolo(buffer: SharedArrayBuffer): void {
   solo.add(buffer);
 }
 
+/** Whether no other thread has `buffer` (markSolo'd and not shared since): only this thread moves its cells. */
+export function isSolo(buffer: ArrayBufferLike): boolean {
+  return solo.has(buffer);
+}
+
 /** Called before `buffer` crosses to another thread (a no-op unless markSolo'd). */
 export function markShared(buffer: ArrayBufferLike): void {
   if (!solo.delete(buffer)) return;
