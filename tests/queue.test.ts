@@ -542,6 +542,52 @@ test("items a child consumer borrowed and left unread go back to the queue", asy
   await joinAll([p]);
 });
 
+/**
+ * Takes `n` of the `total` items on `q`: a third by get (checking qsize
+ * now and then), a third by getSync, a third by get and getNowait in turn;
+ * puts the list of what it took on `out`, then waits for `stop`.
+ */
+export async function mixedTake(q: Queue<number>, total: number, n: number, out: Queue<number[]>, stop: Queue<string>): Promise<void> {
+  const got: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i < n / 3) {
+      if (i % 50 === 0 && q.qsize() !== total - i) throw new Error(`qsize ${q.qsize()} after ${i} of ${total} taken`);
+      got.push(await q.get());
+    } else if (i < (2 * n) / 3) got.push(q.getSync({ timeout: 5000 }));
+    else if (i % 2 === 0) got.push(await q.get());
+    else {
+      try {
+        got.push(q.getNowait());
+      } catch (e) {
+        if (!(e instanceof QueueEmpty)) throw e;
+        got.push(await q.get());
+      }
+    }
+  }
+  await out.put(got);
+  await stop.get();
+}
+
+test("a child taking a long stream by get, getSync, getNowait and qsize in turn takes each item once, in order; the rest goes back in order", async () => {
+  // (a Node child asks for its next batch while it takes the last: the
+  // blocking calls must read that batch first, and what it has not taken
+  // when it pauses must go back in front, in order)
+  const q = new Queue<number>();
+  const total = 3000;
+  for (let i = 0; i < total; i++) q.putNowait(i);
+  const out = new Queue<number[]>();
+  const stop = new Queue<string>();
+  const p = start(mixedTake, [q, total, 1500, out, stop]);
+  const got = await out.get({ timeout: 20000 });
+  assertEquals(got, Array.from({ length: 1500 }, (_, i) => i), "taken once each, in order");
+  await waitFor(() => q.qsize() === total - 1500, { timeout: 5000, message: `stranded: qsize ${q.qsize()}` });
+  const rest: number[] = [];
+  for (let i = 1500; i < total; i++) rest.push(q.getNowait());
+  assertEquals(rest, Array.from({ length: 1500 }, (_, i) => 1500 + i), "the rest is back, in order");
+  await stop.put("stop");
+  await joinAll([p]);
+});
+
 test("puts that wait for room keep their order, even when not awaited one by one", async () => {
   const q = new Queue<number>(1);
   const puts = [q.put(1), q.put(2), q.put(3), q.put(4)];

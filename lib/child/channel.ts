@@ -14,6 +14,7 @@ import { parentPort } from "node:worker_threads";
 import { getU32, putU32 } from "../transport/le.ts";
 import { FrameSplitter } from "../transport/frames.ts";
 import { ACK_RECORD } from "../runtime/ack_line.ts";
+import { detectRuntime } from "../runtime/detect.ts";
 
 /** Messages to and from the parent of this child. */
 export interface ParentChannel {
@@ -149,7 +150,44 @@ export function onAnswerFrames(listener: (buf: Uint8Array, start: number, end: n
   socket.unref();
   const frames = new FrameSplitter();
   socket.on("data", (chunk: Uint8Array) => frames.push(chunk, listener));
+  if (detectRuntime() === "node") readAnswers = () => {
+    let n = 0;
+    try {
+      n = readSync(ANSWER_FD, answerBuf, 0, answerBuf.length, null);
+    } catch (error) {
+      return (error as { code?: string }).code === "EAGAIN" ? "none" : "closed";
+    }
+    if (n === 0) return "closed";
+    frames.push(answerBuf.slice(0, n), listener);
+    return "read";
+  };
   return true;
+}
+
+let readAnswers: (() => "read" | "none" | "closed") | null = null;
+const answerBuf = new Uint8Array(64 * 1024);
+
+/**
+ * Reads what has come on the answer line now, without waiting for the
+ * event loop, passing each frame to onAnswerFrames' listener: "read" (some
+ * came), "none" (nothing yet) or "closed" (the parent is gone, or there is
+ * no answer line read here). For a blocking call that needs an answer to
+ * an async request first. Node only: there the line is a non-blocking
+ * socket that libuv reads in the same order (what this read takes, it no
+ * longer sees).
+ */
+export function readAnswersNow(): "read" | "none" | "closed" {
+  return readAnswers?.() ?? "closed";
+}
+
+/** Whether readAnswersNow can read the answer line here. */
+export function canReadAnswersNow(): boolean {
+  return readAnswers !== null;
+}
+
+/** Sleeps about `ms` (a blocking wait's pause between looks). */
+export function napSync(ms: number): void {
+  Atomics.wait(nap, 0, 0, ms);
 }
 
 // This child's token with its parent, once the parent gave it fd 7.

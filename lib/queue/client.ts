@@ -8,7 +8,10 @@ import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
 import {
   onAnswerFrames,
+  canReadAnswersNow,
+  napSync,
   onSideMessage,
+  readAnswersNow,
   type RequestLine,
   requestLine,
   runBeforeRequest,
@@ -77,11 +80,11 @@ export class Client {
         else this.#answered(id, message[i + 1] as number, message[i + 2] as Uint8Array | null);
       }
     });
-    onAnswerFrames((buf, start, end) => {
+    this.#settles = onAnswerFrames((buf, start, end) => {
       const [id, status, payload] = decodeLineAnswer(buf, start, end);
       if (id === 0) this.closed.add(getU32(payload, 0));
       else this.#answered(id, status, payload);
-    });
+    }) && canReadAnswersNow();
   }
 
   // (A request id 0: a request that wanted no answer failed, its ring is closed.)
@@ -207,6 +210,46 @@ export class Client {
         resolve(answer);
       });
     });
+  }
+
+  /**
+   * Whether this process can wait for the answer to an async request
+   * without the event loop (`settle`): where answers come on an answer
+   * line that it can read at once (Node).
+   */
+  get canSettle(): boolean {
+    return this.#settles;
+  }
+
+  #settles = false;
+
+  /**
+   * Sends a request whose answer goes to `onAnswer` as soon as it is read
+   * (not a microtask later, as a promise's would); returns its id, for
+   * `settle`.
+   */
+  requestThen(op: Op, ring: number, ms: number | undefined, payload: Frame, onAnswer: (status: number, payload: Uint8Array | null) => void): number {
+    const id = this.#nextId++;
+    if (this.#nextId > 0x7fffffff) this.#nextId = 1;
+    this.#enqueue(encodeRequest(op, false, id, ring, ms, payload));
+    this.#pending.set(id, ([status, bytes]) => onAnswer(status, bytes));
+    return id;
+  }
+
+  /**
+   * Blocks until the answer to async request `id` has been read and
+   * handed on (the owner answers a request that does not wait in some
+   * microseconds). Where `canSettle` is false, returns at once.
+   */
+  settle(id: number): void {
+    if (!this.#pending.has(id)) return;
+    this.#flush();
+    for (let naps = 0; this.#pending.has(id);) {
+      const r = readAnswersNow();
+      if (r === "closed") throw new Error("The process that owns this queue has gone");
+      // (a look, then short naps: the answer is some microseconds away)
+      if (r === "none") napSync(++naps < 100 ? 0.02 : 1);
+    }
   }
 
   /** A blocking request: writes it (after whatever is pending) and reads the answer (status, payload). */

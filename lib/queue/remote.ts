@@ -10,10 +10,16 @@ import { type Client, clientFor } from "./client.ts";
 import type { Backend, QueueStat } from "./backend.ts";
 import type { Ring } from "./ring.ts";
 import { listRing, listServed, type RemoteRef } from "./server.ts";
-import { copyOf, decodeLent, encodeLent, encodeNumbers, Op } from "./wire.ts";
+import { copyOf, decodeLent, encodeLent, encodeNumbers, Op, Status } from "./wire.ts";
 
 // Borrowed items left unread this long go back to the owner's queue.
 const GIVE_BACK_MS = 50;
+// A consumer that borrows this many at a time or more, and took half of
+// its last batch within AHEAD_MS of its coming, asks for the next one then
+// (see #ahead): a slow consumer does not hold more items than it needs.
+const AHEAD_FROM = 16;
+const AHEAD_MS = 10;
+const MOST_AT_ONCE = 256;
 
 export type { RemoteRef };
 
@@ -54,11 +60,18 @@ class RemoteBackend implements Backend {
   }
 
   tryGet(): Uint8Array | "empty" | "eof" | "busy" {
+    // (not waiting for a batch asked for ahead: `get` awaits it, `getSync` reads it)
     return this.#borrowed.length ? this.#take(false) : "empty";
   }
 
-  /** Relaying for a grandchild: frames it had borrowed and not taken go back in front, at the owner. */
+  /**
+   * Relaying for a grandchild: frames it had borrowed and not taken go back
+   * in front, at the owner; what this process borrowed after them goes
+   * back first (so that it ends up behind them, where it was).
+   */
   unget(frames: Uint8Array[]): "ok" {
+    this.#settleAhead();
+    this.#giveBackNow();
     this.#client.post(Op.PutFront, this.ref.id, encodeLent(0, frames));
     return "ok";
   }
@@ -84,10 +97,25 @@ class RemoteBackend implements Backend {
   #lastTake = 0;
   #giveBackTimer: ReturnType<typeof setTimeout> | null = null;
 
+  // A stream's next batch, asked for once half of the last is taken (a
+  // Want that does not wait), so that the owner lends it while this
+  // process takes the rest: the request's id until its answer is in
+  // #borrowed (where the answer line can be read at once: Node). Batches
+  // must come in the order they were lent: none is asked for ahead while
+  // a get's own Want is under way (#asking), and a get waits for the one
+  // ahead before it asks. After one that came back short, none until a
+  // get had to ask.
+  #ahead = 0;
+  #landedAt = 0;
+  #aheadLanded: Promise<void> | null = null;
+  #asking = 0;
+  #aheadOk = true;
+
   #take(sync: boolean): Uint8Array {
     const [n, frame] = this.#borrowed.shift()!;
     const client = this.#client;
     client.ack(this.ref.id, n);
+    this.#askAhead(client);
     // Async callers see the item after the flush (a microtask queued
     // first); a sync caller sees it at once, so what is pending is written now.
     if (sync) client.flushNow();
@@ -97,13 +125,35 @@ class RemoteBackend implements Backend {
     return frame;
   }
 
+  #askAhead(client: Client): void {
+    if (this.#ahead !== 0 || this.#asking > 0 || !this.#aheadOk || this.#window < AHEAD_FROM) return;
+    if (this.#borrowed.length > this.#window / 2 || performance.now() - this.#landedAt > AHEAD_MS || !client.canSettle) return;
+    const want = this.#window = Math.min(this.#window * 2, MOST_AT_ONCE);
+    let landed!: () => void;
+    this.#aheadLanded = new Promise<void>((resolve) => landed = resolve);
+    this.#ahead = client.requestThen(Op.Want, this.ref.id, 0, this.#wantOf(want), (status, payload) => {
+      this.#ahead = 0;
+      this.#aheadLanded = null;
+      const got = status === Status.Ok && payload && payload.length ? decodeLent(payload) : [];
+      for (const item of got) this.#borrowed.push(item);
+      this.#landedAt = performance.now();
+      if (got.length < want) this.#aheadOk = false;
+      if (got.length) this.#scheduleGiveBack();
+      landed();
+    });
+  }
+
   #want(): Uint8Array {
     // Back to back (the last batch just ran out): ask for twice as many.
     const quick = performance.now() - this.#drainedAt < 2;
-    this.#window = quick ? Math.min(this.#window * 2, 256) : 1;
-    // (and how many acknowledgements the owner has to read on the
-    // acknowledgement line, which it reads before it lends more)
-    return encodeNumbers([this.#window, this.#client.takeAcksOnLine()]);
+    this.#window = quick ? Math.min(this.#window * 2, MOST_AT_ONCE) : 1;
+    return this.#wantOf(this.#window);
+  }
+
+  // (and how many acknowledgements the owner has to read on the
+  // acknowledgement line, which it reads before it lends more)
+  #wantOf(n: number): Uint8Array {
+    return encodeNumbers([n, this.#client.takeAcksOnLine()]);
   }
 
   #scheduleGiveBack(): void {
@@ -111,33 +161,65 @@ class RemoteBackend implements Backend {
     this.#giveBackTimer = setTimeout(() => {
       this.#giveBackTimer = null;
       if (this.#borrowed.length === 0) return;
-      if (performance.now() - this.#lastTake < GIVE_BACK_MS) return this.#scheduleGiveBack();
-      const numbers = this.#borrowed.map(([n]) => n);
-      this.#borrowed = [];
-      this.#client.post(Op.Return, this.ref.id, encodeNumbers(numbers));
+      // (a batch still coming goes back with the rest, in order)
+      if (performance.now() - this.#lastTake < GIVE_BACK_MS || this.#ahead !== 0) return this.#scheduleGiveBack();
+      this.#giveBackNow();
     }, GIVE_BACK_MS);
     (this.#giveBackTimer as { unref?: () => void }).unref?.();
+  }
+
+  #giveBackNow(): void {
+    if (this.#borrowed.length === 0) return;
+    const numbers = this.#borrowed.map(([n]) => n);
+    this.#borrowed = [];
+    this.#client.post(Op.Return, this.ref.id, encodeNumbers(numbers));
+  }
+
+  // A blocking call that needs the batch asked for ahead reads its answer now.
+  #settleAhead(): void {
+    if (this.#ahead !== 0) this.#client.settle(this.#ahead);
   }
 
   async get(ms: number | undefined, signal?: AbortSignal): Promise<Uint8Array | "empty" | "eof"> {
     for (;;) {
       if (this.#borrowed.length) return this.#take(false);
-      const r = await this.#client.request(Op.Want, this.ref.id, ms, this.#want(), signal);
+      if (this.#aheadLanded) {
+        await this.#aheadLanded;
+        continue;
+      }
+      this.#asking++;
+      let r: Awaited<ReturnType<Client["request"]>>;
+      try {
+        r = await this.#client.request(Op.Want, this.ref.id, ms, this.#want(), signal);
+      } finally {
+        this.#asking--;
+      }
       if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
-      this.#borrowed.push(...decodeLent(r));
+      this.#landed(r);
     }
+  }
+
+  #landed(lent: Uint8Array): void {
+    this.#borrowed.push(...decodeLent(lent));
+    this.#landedAt = performance.now();
+    this.#aheadOk = true;
   }
 
   getSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
     for (;;) {
       if (this.#borrowed.length) return this.#take(true);
+      if (this.#ahead !== 0) {
+        this.#settleAhead();
+        continue;
+      }
       const r = this.#client.call(Op.Want, this.ref.id, ms, this.#want());
       if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
-      this.#borrowed.push(...decodeLent(r));
+      this.#landed(r);
     }
   }
 
   stat(): QueueStat {
+    this.#settleAhead();
     const r = this.#client.call(Op.Stat, this.ref.id, 0);
     const cells = r instanceof Uint8Array ? new Int32Array(copyOf(r, 0, 12).buffer) : Int32Array.of(0, 0, 0);
     // Items borrowed here are still in the queue, as far as anyone can tell.
