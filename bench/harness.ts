@@ -81,6 +81,7 @@ export async function runCases<G extends string>(
   for (const c of cases.filter((c) => !options.only || options.only.includes(c.group))) {
     process.stderr.write(`BENCH_PROGRESS ${runtime}: ${c.group} ${c.method}: ${c.impl}\n`);
     const row = { group: c.group, method: c.method, impl: c.impl };
+    let failed = false;
     try {
       // (closed whatever happened, a case that failed to open too)
       await deadline(c.open(), caseMs);
@@ -98,9 +99,12 @@ export async function runCases<G extends string>(
       const ms = stats.p50 / 1e6;
       results.push({ ...row, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
     } catch (error) {
+      failed = true;
       results.push({ ...row, median_ms: null, rate: null, error: (error as Error).message ?? String(error) });
     } finally {
-      await deadline(c.close(), options.quick ? 2_000 : 10_000).catch(() => {});
+      // (a case that did not answer is unlikely to close well either: a
+      // moment for it; the bench's process ends whatever it left)
+      await deadline(c.close(), failed ? 500 : options.quick ? 2_000 : 10_000).catch(() => {});
     }
   }
   return results;

@@ -13,8 +13,9 @@
 // - small: 20k small items (numbers; 100k between threads, whose 20k took
 //          5-20 ms, so that a sample's start and end weighed in) through a Queue, items/s:
 //          child -> parent, parent -> child, child -> child.
-//          Raw: the same count of messages, pipelined, over the bare
-//          channel (postMessage to a worker / IPC to a child) and back.
+//          Raw: 20k messages, pipelined, over the bare channel
+//          (postMessage to a worker / IPC to a child) and back (a rate
+//          per message: 100k took Deno 0.6 s a sample).
 // - big:   32 items of 1 MiB (Uint8Array) child -> parent, MB/s.
 // - pipe:  Pipe round trip with an echoing child, one message at a time, us.
 //          Raw: one postMessage / IPC message there and back.
@@ -141,6 +142,9 @@ function bigCase(method: StartMethod): Case {
     method,
     impl: "multiproc Queue, child -> parent",
     work: BIG * MIB,
+    // (the first includes the child's start; a Node child's first ~100 MiB
+    // go at 120-190 MB/s, then 340-420: JIT tiers, the ring's growth)
+    warmups: 3,
     async open() {
       child = startChild(method, bigProducer, [control, q]);
     },
@@ -231,7 +235,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
     group,
     method,
     impl: group === "small" ? `raw ${method === "thread" ? "postMessage" : "IPC"}, there and back` : `raw ${method === "thread" ? "postMessage" : "IPC"} round trip`,
-    work: group === "small" ? smallCount(method) : ROUND_TRIPS,
+    work: group === "small" ? SMALL : ROUND_TRIPS,
     async open() {
       raw = await openRaw(method);
     },
@@ -239,7 +243,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
       const t0 = nowNs();
       if (group === "small") {
         await new Promise<void>((resolve) => {
-          let left = smallCount(method);
+          let left = SMALL;
           const f = () => {
             if (--left === 0) {
               raw!.offMessage(f);
@@ -247,7 +251,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
             }
           };
           raw!.onMessage(f);
-          for (let i = 0, n = smallCount(method); i < n; i++) raw!.send(i);
+          for (let i = 0; i < SMALL; i++) raw!.send(i);
         });
       } else {
         for (let i = 0; i < ROUND_TRIPS; i++) {

@@ -128,6 +128,24 @@ function findOnPath(name) {
   return undefined;
 }
 
+// The interpreter python3 on PATH runs: a version manager's shim (pyenv's
+// costs ~0.5 s a start here) asked once, not at each suite.
+let python;
+function pythonBinary() {
+  if (python !== undefined) return python;
+  const onPath = findOnPath("python3");
+  python = onPath;
+  if (onPath) {
+    try {
+      const real = execFileSync(onPath, ["-c", "import sys; print(sys.executable)"], { encoding: "utf8", timeout: 10_000 }).trim();
+      if (real && isExecutable(real)) python = real;
+    } catch {
+      // (the shim itself, then)
+    }
+  }
+  return python;
+}
+
 function runtimeCommand(name, quick, suite) {
   const { bench: BENCH, python: PYBENCH } = SUITES[suite];
   const nm = (...p) => path.join(ROOT, "node_modules", ...p);
@@ -145,7 +163,7 @@ function runtimeCommand(name, quick, suite) {
     case "bun":
       return { bin: nm(".bin", "bun"), args: ["run", BENCH, ...tail] };
     case "python": {
-      const bin = findOnPath("python3");
+      const bin = pythonBinary();
       return { bin, args: [PYBENCH, ...tail], missing: bin ? undefined : "python3 is not on PATH" };
     }
   }
