@@ -102,8 +102,12 @@ function queueCase(method: StartMethod, direction: "child -> parent" | "parent -
     method,
     impl: `multiproc Queue, ${direction}`,
     work: n,
-    // (items between threads reach full speed after some 300-400k puts and gets here: JIT tiers)
-    warmups: 4,
+    // (items between threads reach full speed after some 0.3-1.1M puts
+    // and gets here, JIT tiers: twelve samples of 100k; Deno's and Node's
+    // parent -> child went at 1.0-1.9M items/s after eight, 4-5.5M after
+    // ten. The first sample mitata measures, after its own unmeasured one,
+    // often reads ~2M again. Processes: four samples of 20k.)
+    warmups: method === "thread" ? 12 : 4,
     async open() {
       if (direction !== "parent -> child") children.push(startChild(method, producer, [control, q]));
       if (direction !== "child -> parent") children.push(startChild(method, consumer, [consumerControl, q, done]));
