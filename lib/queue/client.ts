@@ -7,9 +7,9 @@ import type { Frame } from "./ring.ts";
 import { state } from "../state.ts";
 import { getHost } from "../runtime/host.ts";
 import {
-  onAnswerFrames,
   canReadAnswersNow,
   napSync,
+  onAnswerFrames,
   onSideMessage,
   readAnswersNow,
   type RequestLine,
@@ -242,7 +242,7 @@ export class Client {
    * microseconds). Where `canSettle` is false, returns at once.
    */
   settle(id: number): void {
-    if (!this.#pending.has(id)) return;
+    if (!this.#settles || !this.#pending.has(id)) return;
     this.#flush();
     for (let naps = 0; this.#pending.has(id);) {
       const r = readAnswersNow();
