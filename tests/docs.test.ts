@@ -32,35 +32,32 @@ test("no doc example is left out of the doc tests", () => {
   assertEquals(ignored, []);
 });
 
+// Runs deno with `args` in the project; a failure throws with `what`
+// and what deno printed (`pick`: the lines of stdout worth showing).
+function deno(args: string[], what: string, pick = (stdout: string) => stdout): string {
+  try {
+    return execFileSync(join(root, "node_modules", ".bin", "deno"), args, {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 300_000,
+    });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    throw new Error(`${what} failed:\n${pick(e.stdout ?? "")}\n${e.stderr ?? ""}`);
+  }
+}
+
 test("deno test --doc: every example in the API docs type-checks and runs", () => {
-  const deno = join(root, "node_modules", ".bin", "deno");
-  let out: string;
-  try {
-    // (checked in one program: `deno test --doc` checking each example on
-    // its own took ~15 s more of the ~70)
-    execFileSync(deno, ["check", "--doc", "--quiet", "mod.ts", "lib/"], {
-      cwd: root,
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 300_000,
-    });
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    throw new Error(`deno check --doc failed:\n${e.stdout ?? ""}\n${e.stderr ?? ""}`);
-  }
-  try {
-    out = execFileSync(deno, ["test", "--doc", "--no-check", "-A", "--quiet", "mod.ts", "lib/"], {
-      cwd: root,
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 300_000,
-    });
-  } catch (error) {
-    const e = error as { stdout?: string; stderr?: string };
-    throw new Error(`deno test --doc failed:\n${(e.stdout ?? "").split("\n").filter((l) => /FAILED|error/i.test(l)).join("\n")}\n${e.stderr ?? ""}`);
-  }
+  // (checked in one program: `deno test --doc` checking each example on
+  // its own took ~15 s more of the ~70)
+  deno(["check", "--doc", "--quiet", "mod.ts", "lib/"], "deno check --doc");
+  const out = deno(
+    ["test", "--doc", "--no-check", "-A", "--quiet", "mod.ts", "lib/"],
+    "deno test --doc",
+    (stdout) => stdout.split("\n").filter((l) => /FAILED|error/i.test(l)).join("\n"),
+  );
   const summary = /ok \| (\d+) passed \| (\d+) failed/.exec(out);
   assert(summary !== null, `no summary in:\n${out.slice(-500)}`);
   assertEquals(Number(summary![2]), 0);

@@ -135,8 +135,7 @@ class RemoteBackend implements Backend {
       this.#ahead = 0;
       this.#aheadLanded = null;
       const got = status === Status.Ok && payload && payload.length ? decodeLent(payload) : [];
-      for (const item of got) this.#borrowed.push(item);
-      this.#landedAt = performance.now();
+      this.#landed(got);
       if (got.length < want) this.#aheadOk = false;
       if (got.length) this.#scheduleGiveBack();
       landed();
@@ -195,14 +194,14 @@ class RemoteBackend implements Backend {
         this.#asking--;
       }
       if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
-      this.#landed(r);
+      this.#landed(decodeLent(r));
+      this.#aheadOk = true;
     }
   }
 
-  #landed(lent: Uint8Array): void {
-    this.#borrowed.push(...decodeLent(lent));
+  #landed(items: Array<[number, Uint8Array]>): void {
+    for (const item of items) this.#borrowed.push(item);
     this.#landedAt = performance.now();
-    this.#aheadOk = true;
   }
 
   getSync(ms: number | undefined): Uint8Array | "empty" | "eof" {
@@ -214,7 +213,8 @@ class RemoteBackend implements Backend {
       }
       const r = this.#client.call(Op.Want, this.ref.id, ms, this.#want());
       if (!(r instanceof Uint8Array)) return r as "empty" | "eof";
-      this.#landed(r);
+      this.#landed(decodeLent(r));
+      this.#aheadOk = true;
     }
   }
 
