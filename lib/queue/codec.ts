@@ -49,11 +49,25 @@ const CONSTANTS: Record<number, unknown> = { [TRUE]: true, [FALSE]: false, [NULL
 let scratch = new ArrayBuffer(256);
 let scratchFrame: Uint8Array | null = null;
 const SCRATCH_MOST = 64 * 1024;
+// Views of the scratch memory, made once: by length for small frames (a
+// view made anew costs an allocation a put, and JSC makes views of a
+// buffer slowly), and from byte 1 on (a string's bytes).
+const VIEWS_UP_TO = 64;
+let views: Uint8Array[] = [];
+let afterTag = new Uint8Array(scratch, 1);
+
+function scratchView(n: number): Uint8Array {
+  return scratchFrame = n <= VIEWS_UP_TO ? (views[n] ??= new Uint8Array(scratch, 0, n)) : new Uint8Array(scratch, 0, n);
+}
 
 function output(n: number, toScratch: boolean): Uint8Array {
   if (!toScratch || n > SCRATCH_MOST) return new Uint8Array(n);
-  if (scratch.byteLength < n) scratch = new ArrayBuffer(Math.max(n, scratch.byteLength * 2));
-  return scratchFrame = new Uint8Array(scratch, 0, n);
+  if (scratch.byteLength < n) {
+    scratch = new ArrayBuffer(Math.max(n, scratch.byteLength * 2));
+    views = [];
+    afterTag = new Uint8Array(scratch, 1);
+  }
+  return scratchView(n);
 }
 
 function tagOnly(tag: number, toScratch: boolean): Uint8Array {
@@ -84,8 +98,8 @@ export function encodeItem(value: unknown, path: string, toScratch = false): Fra
       if (value.length > 65536) return [Uint8Array.of(STRING), encoder.encode(value)];
       const out = output(1 + value.length * 3, toScratch);
       out[0] = STRING;
-      const { written } = encoder.encodeInto(value, out.subarray(1));
-      return out === scratchFrame ? (scratchFrame = new Uint8Array(scratch, 0, 1 + written)) : out.subarray(0, 1 + written);
+      if (out !== scratchFrame) return out.subarray(0, 1 + encoder.encodeInto(value, out.subarray(1)).written);
+      return scratchView(1 + encoder.encodeInto(value, afterTag).written);
     }
     case "boolean":
       return tagOnly(value ? TRUE : FALSE, toScratch);

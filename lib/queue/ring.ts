@@ -59,8 +59,19 @@ export type RingRefusal = "full" | "closed" | "empty" | "eof";
 /** A frame, whole or as a head and a body (written one after the other). */
 export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
 
-// A thread's scratch for frames that are decoded at once (`get(ms, true)`).
+// A thread's scratch for frames that are decoded at once (`get(ms, true)`),
+// and its views by length for small frames, made once (a view made anew
+// costs an allocation a get; JSC makes views of a buffer slowly).
 let scratch = new Uint8Array(256);
+let views: Uint8Array[] = [];
+
+function scratchView(len: number): Uint8Array {
+  if (scratch.length < len) {
+    scratch = new Uint8Array(Math.max(len, scratch.length * 2));
+    views = [];
+  }
+  return len <= 64 ? (views[len] ??= new Uint8Array(scratch.buffer, 0, len)) : new Uint8Array(scratch.buffer, 0, len);
+}
 
 /** A byte-frame FIFO in shared memory. */
 export class Ring extends RingCells {
@@ -150,10 +161,12 @@ export class Ring extends RingCells {
           [cap, tail] = this.#grow(need);
         }
       }
-      this.#writeLength(tail, size, cap);
-      this.#write((tail + 4) % cap, head, cap);
-      if (body !== null) this.#write((tail + 4 + head.length) % cap, body, cap);
-      this.commitPut((tail + need) % cap, c[PUT_BYTES] + need, c[PUTS] + 1, cap);
+      // (a capacity is a power of two: `& (cap - 1)` is `% cap`, without a division)
+      const mask = cap - 1;
+      this.#writeLength(tail, size, mask);
+      this.#write((tail + 4) & mask, head, cap);
+      if (body !== null) this.#write((tail + 4 + head.length) & mask, body, cap);
+      this.commitPut((tail + need) & mask, c[PUT_BYTES] + need, c[PUTS] + 1, cap);
     } finally {
       if (both) this.unlockSide(GET_LOCK);
       this.unlockSide(PUT_LOCK);
@@ -189,18 +202,18 @@ export class Ring extends RingCells {
         if (((c[SEEN_PUT_BYTES] - got) | 0) === 0) return closed ? "eof" : "empty";
       }
       const cap = c[CAP];
+      const mask = cap - 1;
       const head = c[HEAD];
-      const len = this.#readLength(head, cap);
-      const at = (head + 4) % cap;
+      const len = this.#readLength(head, mask);
+      const at = (head + 4) & mask;
       if (toScratch) {
-        if (scratch.length < len) scratch = new Uint8Array(Math.max(len, scratch.length * 2));
-        frame = this.#read(at, new Uint8Array(scratch.buffer, 0, len), cap);
+        frame = this.#read(at, scratchView(len), cap);
       } else {
         frame = at + len <= cap
           ? this.#bytes.slice(HEADER_BYTES + at, HEADER_BYTES + at + len)
           : this.#read(at, new Uint8Array(len), cap);
       }
-      this.commitGet((head + 4 + len) % cap, got + 4 + len, c[GETS] + 1);
+      this.commitGet((head + 4 + len) & mask, got + 4 + len, c[GETS] + 1);
     } finally {
       this.unlockSide(GET_LOCK);
     }
@@ -231,12 +244,13 @@ export class Ring extends RingCells {
         // lower than the truth is safe (they are read again), higher is not.
         c[SEEN_GOT_BYTES] = (c[GOT_BYTES] - need) | 0;
         c[SEEN_GETS] = (c[GETS] - frames.length) | 0;
-        const head = (c[HEAD] - need + cap * 2) % cap;
+        const mask = cap - 1;
+        const head = (c[HEAD] - need) & mask;
         let at = head;
         for (const f of frames) {
-          this.#writeLength(at, f.length, cap);
-          this.#write((at + 4) % cap, f, cap);
-          at = (at + 4 + f.length) % cap;
+          this.#writeLength(at, f.length, mask);
+          this.#write((at + 4) & mask, f, cap);
+          at = (at + 4 + f.length) & mask;
         }
         this.commitGet(head, c[GOT_BYTES] - need, c[GETS] - frames.length);
       } finally {
@@ -249,16 +263,19 @@ export class Ring extends RingCells {
     return "ok";
   }
 
-  #writeLength(at: number, len: number, cap: number): void {
+  // A frame's length, little-endian, at `at` (it may wrap: `mask` is the capacity less one).
+  #writeLength(at: number, len: number, mask: number): void {
     const b = this.#bytes;
-    for (let i = 0; i < 4; i++) b[HEADER_BYTES + ((at + i) % cap)] = (len >>> (8 * i)) & 0xff;
+    b[HEADER_BYTES + at] = len & 0xff;
+    b[HEADER_BYTES + ((at + 1) & mask)] = (len >>> 8) & 0xff;
+    b[HEADER_BYTES + ((at + 2) & mask)] = (len >>> 16) & 0xff;
+    b[HEADER_BYTES + ((at + 3) & mask)] = len >>> 24;
   }
 
-  #readLength(at: number, cap: number): number {
+  #readLength(at: number, mask: number): number {
     const b = this.#bytes;
-    let len = 0;
-    for (let i = 0; i < 4; i++) len |= b[HEADER_BYTES + ((at + i) % cap)] << (8 * i);
-    return len >>> 0;
+    return (b[HEADER_BYTES + at] | (b[HEADER_BYTES + ((at + 1) & mask)] << 8) | (b[HEADER_BYTES + ((at + 2) & mask)] << 16) |
+      (b[HEADER_BYTES + ((at + 3) & mask)] << 24)) >>> 0;
   }
 
   // Makes room for `need` more bytes, both locks held: a capacity that

@@ -9,15 +9,10 @@
 // buffer's start need not sit on a line's; crossbeam pads alike.)
 import { type Identity, isSolo, notifyCell, waitCellAsync, waitCellSync } from "../shared/memory.ts";
 
-// Group 0: written rarely (close, grow, a thread starting or ending a wait).
+// Group 0: written rarely (close, grow).
 export const CLOSED = 0; // 1 once closed
 export const MAXSIZE = 1; // frames allowed at once; 0: no limit
 export const CAP = 2; // size of the data area in bytes (a copy of the put side's, for readers)
-const ITEM_WAITERS = 3;
-const SPACE_WAITERS = 4;
-const DONE_WAITERS = 5;
-const PUT_LOCK_WAITERS = 6;
-const GET_LOCK_WAITERS = 7;
 // Group 1: the put side's own (its lock held to write them).
 export const PUT_LOCK = 32;
 export const TAIL = 33; // offset where the next frame goes
@@ -30,10 +25,14 @@ const JP_TAIL = 39;
 const JP_BYTES = 40;
 const JP_PUTS = 41;
 const JP_CAP = 42;
+const PUT_LOCK_WAITERS = 43; // threads waiting for the put lock
 // Group 2: what the put side tells the get side (written once a put each).
 export const PUT_BYTES = 64; // bytes ever put (wrapping int32)
 /** Bumped on every put and on close: what a waiting consumer waits on. */
 export const SEQ_ITEMS = 65;
+// 1 when a consumer may be asleep on SEQ_ITEMS: the next put wakes it and
+// clears it (see bump). In the group a put writes anyway.
+const ITEM_WAITERS = 66;
 // Group 3: the get side's own.
 export const GET_LOCK = 96;
 export const HEAD = 97; // offset of the oldest frame
@@ -43,23 +42,34 @@ const C_JOURNAL = 100;
 const JC_HEAD = 101;
 const JC_BYTES = 102;
 const JC_GETS = 103;
+const GET_LOCK_WAITERS = 104;
 // Group 4: what the get side tells the put side.
 export const GOT_BYTES = 128; // bytes ever taken, less those given back (wrapping int32)
 /** Bumped on every get and on close: what a waiting producer waits on. */
 export const SEQ_SPACE = 129;
+const SPACE_WAITERS = 130; // as ITEM_WAITERS, for producers asleep on SEQ_SPACE
 // Group 5: acknowledgements (JoinableQueue).
 const DONE = 160; // frames ever acknowledged (wrapping int32)
 /** Bumped when the unfinished count reaches zero: what `join` waits on. */
 export const SEQ_DONE = 161;
+const DONE_WAITERS = 162;
 export const HEADER_BYTES: number = 192 * 4;
 
-const WAITERS: Record<number, number> = {
-  [SEQ_ITEMS]: ITEM_WAITERS,
-  [SEQ_SPACE]: SPACE_WAITERS,
-  [SEQ_DONE]: DONE_WAITERS,
-  [PUT_LOCK]: PUT_LOCK_WAITERS,
-  [GET_LOCK]: GET_LOCK_WAITERS,
-};
+// Who may be asleep on a cell. A sequence cell's is a flag, set by each
+// waiter before it sleeps and cleared by the one who moves the cell and
+// wakes them all (bump): so a stream of puts to a consumer that is still
+// waking up wakes it once, not once a put (a wake costs the waker a
+// microsecond or more: Atomics.notify takes a lock every thread shares).
+// A waiter that wakes on its own leaves the flag set: the next move
+// clears it, with a wake nobody needed. A lock's is a count (a wake per
+// unlock, for one waiter: the others sleep on).
+function flagOf(seq: number): number {
+  return seq === SEQ_ITEMS ? ITEM_WAITERS : seq === SEQ_SPACE ? SPACE_WAITERS : DONE_WAITERS;
+}
+
+function lockWaiters(lock: number): number {
+  return lock === PUT_LOCK ? PUT_LOCK_WAITERS : GET_LOCK_WAITERS;
+}
 
 export const INITIAL_CAP: number = 64 * 1024;
 /** The most bytes a ring holds at once (frames and their 4-byte headers). */
@@ -156,10 +166,8 @@ export class RingCells {
 
   /** Blocks this thread until `cell` moves from `seen` or `ms` pass. */
   waitSync(cell: number, seen: number, ms: number | undefined): void {
-    // Waiters are counted, so that a put or get notifies only when someone waits.
-    Atomics.add(this.cells, WAITERS[cell], 1);
+    this.#willSleep(cell);
     waitCellSync(this.cells, cell, seen, ms ?? Infinity);
-    Atomics.sub(this.cells, WAITERS[cell], 1);
     this.#woke(cell);
   }
 
@@ -168,12 +176,22 @@ export class RingCells {
    * keeps the event loop alive meanwhile.
    */
   waitAsync(cell: number, seen: number, ms: number | undefined, signal?: AbortSignal): Promise<void> {
-    const waiters = WAITERS[cell];
-    Atomics.add(this.cells, waiters, 1);
-    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => {
-      Atomics.sub(this.cells, waiters, 1);
-      this.#woke(cell);
-    });
+    if (cell === PUT_LOCK || cell === GET_LOCK) {
+      // (waitBusy: for a lock to change hands)
+      const waiters = lockWaiters(cell);
+      Atomics.add(this.cells, waiters, 1);
+      return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => void Atomics.sub(this.cells, waiters, 1));
+    }
+    this.#willSleep(cell);
+    return waitCellAsync(this.cells, cell, seen, ms, signal).then(() => this.#woke(cell));
+  }
+
+  // Sets the flag of a sequence cell before a wait on it (flagOf).
+  // Set already: whoever clears it wakes this waiter too, for it clears it
+  // after moving the cell (so this wait sees the move, or is woken).
+  #willSleep(cell: number): void {
+    const flag = flagOf(cell);
+    if (Atomics.load(this.cells, flag) === 0) Atomics.store(this.cells, flag, 1);
   }
 
   /**
@@ -244,10 +262,14 @@ export class RingCells {
     else this.#spinSpace = us;
   }
 
+  // Moves a sequence cell, then wakes its waiters if its flag says any may
+  // sleep (clearing it: see flagOf). notifyCell wakes waiters of this
+  // thread directly.
   protected bump(cell: number): void {
-    Atomics.add(this.cells, cell, 1);
-    // (notifyCell wakes waiters of this thread directly.)
-    if (Atomics.load(this.cells, WAITERS[cell]) !== 0) notifyCell(this.cells, cell);
+    const c = this.cells;
+    Atomics.add(c, cell, 1);
+    const flag = flagOf(cell);
+    if (Atomics.load(c, flag) !== 0 && Atomics.exchange(c, flag, 0) !== 0) notifyCell(c, cell);
   }
 
   // Plain stores, published by the atomic ones that follow (the journal
@@ -270,7 +292,9 @@ export class RingCells {
     c[P_CAP] = c[JP_CAP];
     c[PUTS] = c[JP_PUTS];
     Atomics.store(c, PUT_BYTES, c[JP_BYTES]);
-    Atomics.store(c, P_JOURNAL, 0);
+    // (plain: the unlock that follows publishes it; should this thread die
+    // first, whoever takes the lock applies the same commit again)
+    c[P_JOURNAL] = 0;
   }
 
   protected commitGet(head: number, bytes: number, gets: number): void {
@@ -287,7 +311,7 @@ export class RingCells {
     c[HEAD] = c[JC_HEAD];
     c[GETS] = c[JC_GETS];
     Atomics.store(c, GOT_BYTES, c[JC_BYTES]);
-    Atomics.store(c, C_JOURNAL, 0);
+    c[C_JOURNAL] = 0;
   }
 
   // Takes a lock, waiting up to `ms` (after a short spin); false if it
@@ -302,11 +326,9 @@ export class RingCells {
     const me = this.who.holder();
     let until = -1;
     for (let spin = 0;; spin++) {
-      const seen = Atomics.load(c, cell);
-      if (seen === 0) {
-        if (Atomics.compareExchange(c, cell, 0, me) === 0) break;
-        continue;
-      }
+      // (a free lock is taken at the first try: no load before)
+      const seen = Atomics.compareExchange(c, cell, 0, me);
+      if (seen === 0) break;
       if (seen === me) throw new Error("multiproc: a queue's lock was re-entered (a bug in multiproc)");
       if (spin < 64) continue;
       if (this.who.dead(seen) && Atomics.compareExchange(c, cell, seen, me) === seen) {
@@ -323,20 +345,22 @@ export class RingCells {
         this.#busyHolder = seen;
         return false;
       }
-      const waiters = WAITERS[cell];
+      const waiters = lockWaiters(cell);
       Atomics.add(c, waiters, 1);
       waitCellSync(c, cell, seen, Math.min(rest, 20));
       Atomics.sub(c, waiters, 1);
     }
+    // Plain reads: what the last holder wrote, it wrote before it let go
+    // (and CAP changes with both locks held).
     if (cell === PUT_LOCK) {
-      if (Atomics.load(c, P_JOURNAL) === 1) this.#applyPut();
-    } else if (Atomics.load(c, C_JOURNAL) === 1) this.#applyGet();
-    this.covered(Atomics.load(c, CAP));
+      if (c[P_JOURNAL] === 1) this.#applyPut();
+    } else if (c[C_JOURNAL] === 1) this.#applyGet();
+    this.covered(c[CAP]);
     return true;
   }
 
   protected unlockSide(cell: number): void {
     Atomics.store(this.cells, cell, 0);
-    if (Atomics.load(this.cells, WAITERS[cell]) > 0) notifyCell(this.cells, cell, 1);
+    if (Atomics.load(this.cells, lockWaiters(cell)) > 0) notifyCell(this.cells, cell, 1);
   }
 }
