@@ -59,8 +59,9 @@ export function deadline<T>(what: Promise<T>, ms: number): Promise<T> {
 
 /**
  * Measures each case (of the `only` groups, if given): opens it, lets mitata
- * sample it (mitata's first sample is unmeasured; with `warm`, `warmups` of
- * them in all), closes it.
+ * sample it (with `warm`, the first `warmups` samples are unmeasured, else
+ * the first only; then 3, or 7 in a full run, whose median it reports),
+ * closes it.
  * Progress goes to stderr as `BENCH_PROGRESS` lines for scripts/bench.mjs.
  */
 export async function runCases<G extends string>(
@@ -68,9 +69,7 @@ export async function runCases<G extends string>(
   options: { quick: boolean; only?: string[]; warm?: boolean },
 ): Promise<BenchResult<G>[]> {
   const mitata = await import("mitata");
-  const sampling = options.quick
-    ? { min_samples: 3, max_samples: 3, min_cpu_time: 1e6 }
-    : { min_samples: 7, max_samples: 15, min_cpu_time: 1e6 };
+  const measured = options.quick ? 3 : 7;
   // (a peer that never answers on some runtime costs this much; no quick
   // case's opening or three samples take half of it, nor its first sample
   // a quarter: a quick run gives up on a case whose first sample has not
@@ -85,18 +84,34 @@ export async function runCases<G extends string>(
     try {
       // (closed whatever happened, a case that failed to open too)
       await deadline(c.open(), caseMs);
+      // Every sample, warm-up or measured, is one of mitata's, in one
+      // loop: mitata takes an unmeasured one first, then its loop
+      // allocates room for 2^20 samples (twice that again once a sample
+      // is fractional: so they are whole ns). On V8 that starts an
+      // old-generation collection, which ran alongside the next ~100 ms of
+      // samples: queue cases between threads read 2-4x slower there than
+      // before and after. So the warm-ups come after it, inside the loop,
+      // and the median is over the last `measured` samples in the order
+      // they ran (mitata's stats are sorted). No forced collection before
+      // the loop either: without --expose-gc, mitata's stand-in for one
+      // allocates 1 GiB, which set off the same.
+      const warm = options.warm ? Math.max(0, (c.warmups ?? 1) - 1) : 0;
+      const times: number[] = [];
       let first = true;
-      const sample = () => {
-        if (!first) return c.sample();
+      const sample = async () => {
+        const ns = Math.round(await (first ? deadline(c.sample(), firstMs) : c.sample()));
         first = false;
-        return deadline(c.sample(), firstMs);
+        times.push(ns);
+        return ns;
       };
-      // (mitata's measure takes one unmeasured sample itself: it is one of the warm-ups)
-      if (options.warm) for (let i = 1; i < (c.warmups ?? 1); i++) await sample();
-      const stats = await deadline(mitata.measure(function* () {
-        yield { manual: () => sample() };
-      }, sampling), caseMs);
-      const ms = stats.p50 / 1e6;
+      await deadline(
+        mitata.measure(function* () {
+          yield { manual: () => sample() };
+        }, { min_samples: warm + measured, max_samples: warm + measured, min_cpu_time: 0, gc: false }),
+        caseMs,
+      );
+      const last = times.slice(-measured).sort((a, b) => a - b);
+      const ms = last[(last.length - 1) >> 1] / 1e6;
       results.push({ ...row, median_ms: ms, rate: c.work ? c.work / (ms / 1000) : null });
     } catch (error) {
       failed = true;
