@@ -34,6 +34,10 @@ const smallCount = (method: StartMethod) => (method === "thread" ? SMALL_THREADS
 const BIG = 32;
 const MIB = 1024 * 1024;
 const ROUND_TRIPS = 2_000;
+// (a round trip through a Node child process took 150 us in the first 2k,
+// 70-90 in the next 6k, 55 after 12k: JIT tiers on both sides; the raw
+// channel's, 75 then 45-50. Both get eight samples of 2k to warm up.)
+const PIPE_WARMUPS = 8;
 const here = (file: string) => new URL(file, import.meta.url);
 
 // ---- children ---------------------------------------------------------------
@@ -173,6 +177,7 @@ function pipeCase(method: StartMethod): Case {
     method,
     impl: "multiproc Pipe round trip",
     work: ROUND_TRIPS,
+    warmups: PIPE_WARMUPS,
     async open() {
       const { Pipe } = await import("../mod.ts");
       const [a, b] = Pipe();
@@ -240,6 +245,7 @@ function rawCase(group: "small" | "pipe", method: StartMethod): Case {
     method,
     impl: group === "small" ? `raw ${method === "thread" ? "postMessage" : "IPC"}, there and back` : `raw ${method === "thread" ? "postMessage" : "IPC"} round trip`,
     work: group === "small" ? SMALL : ROUND_TRIPS,
+    warmups: group === "pipe" ? PIPE_WARMUPS : undefined,
     async open() {
       raw = await openRaw(method);
     },
