@@ -25,7 +25,7 @@
 // takes over the lock of a dead holder finishes a half-applied commit or
 // ignores an unwritten one. A frame is copied out before the get commits.
 // A killed producer never corrupts the ring; a killed consumer loses nothing.
-import { markSolo, OWN_IDENTITY } from "../shared/memory.ts";
+import { isSolo, markSolo, OWN_IDENTITY } from "../shared/memory.ts";
 import { allocateGrowing, attachGrowing, type GrowingWindow, type SegmentRef } from "../shared/os_segments.ts";
 import {
   CAP,
@@ -58,6 +58,13 @@ export type RingRefusal = "full" | "closed" | "empty" | "eof";
 
 /** A frame, whole or as a head and a body (written one after the other). */
 export type Frame = Uint8Array | readonly [Uint8Array, Uint8Array];
+
+// A get that finds less than this many bytes put since its last look, this
+// soon after the last that found some, is at the producer's heels, and
+// its next look waits this long first (#keepBack).
+const HEELS_BYTES = 64;
+const HEELS_GAP_MS = 0.002;
+const HEELS_PAUSE_MS = 0.001;
 
 // A thread's scratch for frames that are decoded at once (`get(ms, true)`),
 // and its views by length for small frames, made once (a view made anew
@@ -182,11 +189,34 @@ export class Ring extends RingCells {
    * some runtimes).
    */
   get(lockMs: number, toScratch = false): Uint8Array | "empty" | "eof" | "busy" {
+    if (this.#atHeels) this.#keepBack();
     const r = this.#get(lockMs, toScratch);
     if (r !== "empty") return r;
     // Empty, because a producer is inside its commit (or was killed there)?
     const settled = this.settleSide(PUT_LOCK, lockMs);
     return settled === true ? this.#get(lockMs, toScratch) : settled === "busy" ? "busy" : r;
+  }
+
+  // A consumer at a producer's heels: its last two looks at what was put
+  // found a little each (less than HEELS_BYTES), within HEELS_GAP_MS of
+  // each other (a stream it keeps up with, not messages one at a time).
+  // Each such look takes the cache line the producer writes with every
+  // put, and hands it back on the next put: items then cost both threads
+  // a trip between cores each (two threads here, one put and one get a
+  // time: 35-57k looks per 100k items, and 1.9-2.4M items/s against 6-7M
+  // in runs where the consumer stayed behind). So before its next look it
+  // pauses a little, touching no shared memory, and the producer puts
+  // several items meanwhile (3.1-4.2M on Bun then, 6.3-6.9M on Node).
+  #atHeels = false;
+  #foundAt = -Infinity;
+
+  #keepBack(): void {
+    const c = this.cells;
+    // (only when the next get has to look: what it saw last is all taken;
+    // and only if another thread can put meanwhile)
+    if (((c[SEEN_PUT_BYTES] - c[GOT_BYTES]) | 0) !== 0 || isSolo(this.buffer)) return;
+    const resume = performance.now() + HEELS_PAUSE_MS;
+    while (performance.now() < resume);
   }
 
   #get(lockMs: number, toScratch: boolean): Uint8Array | "empty" | "eof" | "busy" {
@@ -199,7 +229,18 @@ export class Ring extends RingCells {
         // Closed is read first: every put made before the close shows then.
         const closed = Atomics.load(c, CLOSED) === 1;
         c[SEEN_PUT_BYTES] = Atomics.load(c, PUT_BYTES);
-        if (((c[SEEN_PUT_BYTES] - got) | 0) === 0) return closed ? "eof" : "empty";
+        const fresh = (c[SEEN_PUT_BYTES] - got) | 0;
+        if (fresh === 0) {
+          this.#atHeels = false; // (caught up: whoever waits next watches, or sleeps)
+          return closed ? "eof" : "empty";
+        }
+        if (fresh < HEELS_BYTES) {
+          const now = performance.now();
+          this.#atHeels = now - this.#foundAt < HEELS_GAP_MS;
+          this.#foundAt = now;
+        } else {
+          this.#atHeels = false;
+        }
       }
       const cap = c[CAP];
       const mask = cap - 1;
