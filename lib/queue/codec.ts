@@ -9,6 +9,7 @@ import { getHost } from "../runtime/host.ts";
 import { decodeValue, encodeValue } from "../transport/values.ts";
 import type { Frame } from "./ring.ts";
 import { getF64, putF64 } from "../transport/le.ts";
+import { Scratch } from "./scratch.ts";
 
 const CLONED = 0;
 const NUMBER = 1;
@@ -46,28 +47,13 @@ const CONSTANTS: Record<number, unknown> = { [TRUE]: true, [FALSE]: false, [NULL
 // Scratch memory of this thread for small items that are copied at once
 // (`encodeItem(x, path, true)`): a fresh array costs microseconds on some
 // runtimes. The last frame made in it, so that `ownFrame` knows to copy it.
-let scratch = new ArrayBuffer(256);
+const scratch = new Scratch();
 let scratchFrame: Uint8Array | null = null;
 const SCRATCH_MOST = 64 * 1024;
-// Views of the scratch memory, made once: by length for small frames (a
-// view made anew costs an allocation a put, and JSC makes views of a
-// buffer slowly), and from byte 1 on (a string's bytes).
-const VIEWS_UP_TO = 64;
-let views: Uint8Array[] = [];
-let afterTag = new Uint8Array(scratch, 1);
-
-function scratchView(n: number): Uint8Array {
-  return scratchFrame = n <= VIEWS_UP_TO ? (views[n] ??= new Uint8Array(scratch, 0, n)) : new Uint8Array(scratch, 0, n);
-}
 
 function output(n: number, toScratch: boolean): Uint8Array {
   if (!toScratch || n > SCRATCH_MOST) return new Uint8Array(n);
-  if (scratch.byteLength < n) {
-    scratch = new ArrayBuffer(Math.max(n, scratch.byteLength * 2));
-    views = [];
-    afterTag = new Uint8Array(scratch, 1);
-  }
-  return scratchView(n);
+  return scratchFrame = scratch.view(n);
 }
 
 function tagOnly(tag: number, toScratch: boolean): Uint8Array {
@@ -99,7 +85,7 @@ export function encodeItem(value: unknown, path: string, toScratch = false): Fra
       const out = output(1 + value.length * 3, toScratch);
       out[0] = STRING;
       if (out !== scratchFrame) return out.subarray(0, 1 + encoder.encodeInto(value, out.subarray(1)).written);
-      return scratchView(1 + encoder.encodeInto(value, afterTag).written);
+      return scratchFrame = scratch.view(1 + encoder.encodeInto(value, scratch.fromOne()).written);
     }
     case "boolean":
       return tagOnly(value ? TRUE : FALSE, toScratch);

@@ -50,6 +50,7 @@ import {
   SEQ_SPACE,
   TAIL,
 } from "./ring_header.ts";
+import { Scratch } from "./scratch.ts";
 
 export { MAX_CAP, SEQ_DONE, SEQ_ITEMS, SEQ_SPACE } from "./ring_header.ts";
 
@@ -66,19 +67,8 @@ const HEELS_BYTES = 64;
 const HEELS_GAP_MS = 0.002;
 const HEELS_PAUSE_MS = 0.001;
 
-// A thread's scratch for frames that are decoded at once (`get(ms, true)`),
-// and its views by length for small frames, made once (a view made anew
-// costs an allocation a get; JSC makes views of a buffer slowly).
-let scratch = new Uint8Array(256);
-let views: Uint8Array[] = [];
-
-function scratchView(len: number): Uint8Array {
-  if (scratch.length < len) {
-    scratch = new Uint8Array(Math.max(len, scratch.length * 2));
-    views = [];
-  }
-  return len <= 64 ? (views[len] ??= new Uint8Array(scratch.buffer, 0, len)) : new Uint8Array(scratch.buffer, 0, len);
-}
+// A thread's scratch for frames that are decoded at once (`get(ms, true)`).
+const scratch = new Scratch();
 
 /** A byte-frame FIFO in shared memory. */
 export class Ring extends RingCells {
@@ -248,7 +238,7 @@ export class Ring extends RingCells {
       const len = this.#readLength(head, mask);
       const at = (head + 4) & mask;
       if (toScratch) {
-        frame = this.#read(at, scratchView(len), cap);
+        frame = this.#read(at, scratch.view(len), cap);
       } else {
         frame = at + len <= cap
           ? this.#bytes.slice(HEADER_BYTES + at, HEADER_BYTES + at + len)
